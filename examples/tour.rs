@@ -1,0 +1,2 @@
+//! A tour of threadkit (grows with each primitive).
+fn main() {}

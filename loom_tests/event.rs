@@ -1,0 +1,2 @@
+//! Loom models (being written).
+#![cfg(loom)]

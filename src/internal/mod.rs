@@ -1,0 +1,6 @@
+//! Crate-private building blocks shared by every primitive. Nothing here is
+//! public; the parking logic and nearly all `unsafe` of the crate live here.
+
+pub(crate) mod deadline;
+pub(crate) mod thread_id;
+pub(crate) mod waiters;

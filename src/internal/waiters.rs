@@ -1,0 +1,1 @@
+//! WaitQueue: to be written.
