@@ -158,12 +158,19 @@ mod std_impl {
     }
 
     /// Waits on `parker` until it is unparked or `deadline` passes
-    /// (`None`: no deadline). May return spuriously; callers re-check.
+    /// (`None`: no deadline). Returns whether the deadline has passed. May
+    /// return early without an unpark; callers re-check their own state.
     #[inline]
-    pub(crate) fn park(parker: &Parker, deadline: Option<Instant>) {
+    pub(crate) fn park(parker: &Parker, deadline: Option<Instant>) -> bool {
         match deadline {
-            None => parker.park(),
-            Some(at) => parker.park_deadline(at),
+            None => {
+                parker.park();
+                false
+            }
+            Some(at) => {
+                parker.park_deadline(at);
+                Instant::now() >= at
+            }
         }
     }
 }
@@ -416,9 +423,10 @@ mod loom_impl {
     /// Waits on `parker` until it is unparked, or, if the deadline may
     /// expire under the model's setting, returns after one release and
     /// re-acquisition of the token's mutex (both loom branch points, so loom
-    /// explores an unpark landing before, between and after them). May
-    /// return without an unpark; callers re-check their own state.
-    pub(crate) fn park(parker: &Parker, deadline: Option<Instant>) {
+    /// explores an unpark landing before, between and after them). Returns
+    /// whether the wait timed out (no unpark arrived). May return without an
+    /// unpark; callers re-check their own state.
+    pub(crate) fn park(parker: &Parker, deadline: Option<Instant>) -> bool {
         let token = &*parker.token;
         let mut notified = token.notified.lock();
         if may_expire(deadline) {
@@ -426,12 +434,12 @@ mod loom_impl {
                 drop(notified);
                 notified = token.notified.lock();
             }
-            *notified = false;
-            return;
+            return !std::mem::replace(&mut *notified, false);
         }
         while !*notified {
             token.wakeup.wait(&mut notified);
         }
         *notified = false;
+        false
     }
 }

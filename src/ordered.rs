@@ -26,6 +26,13 @@ impl fmt::Debug for LockKey {
     }
 }
 
+impl LockKey {
+    /// The key as a number: distinct for every lock, never reused.
+    pub(crate) fn to_bits(self) -> u64 {
+        self.0
+    }
+}
+
 /// A `LockKey` stored as bytes, so that it adds exactly 8 bytes and no
 /// padding to a `Lock<()>` (whose raw lock is one byte).
 #[derive(Clone, Copy)]
