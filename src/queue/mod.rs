@@ -1,13 +1,546 @@
-//! stub
-/// stub
-#[derive(Debug)]
-pub struct Queue<T>(T);
-/// stub
-#[derive(Debug)]
-pub struct LifoQueue<T>(T);
-/// stub
-#[derive(Debug)]
-pub struct PriorityQueue<T>(T);
-/// stub
-#[derive(Debug)]
-pub struct Task<'a, T>(&'a T);
+//! The blocking queues of Python's `queue` module: [`Queue`] (FIFO),
+//! [`LifoQueue`] and [`PriorityQueue`], with `task_done` / `join` task
+//! tracking, the RAII [`Task`] guard, and CPython 3.13's `shutdown`.
+//!
+//! All three share one core ([`core`]) generic over an ordering policy
+//! ([`policy`], [`priority`]): one state mutex, the waiters for
+//! not-empty / not-full / all-done on [`WaitQueue`]s, and the unfinished
+//! task count in an atomic so that `task_done` takes no lock.
+//!
+//! # Differences from Python's `queue`
+//!
+//! | Python | threadkit |
+//! | --- | --- |
+//! | `Queue(maxsize=0)` | `Queue::new()`; `Queue::bounded(n)` (0 panics: use `new`) |
+//! | `put(item, block, timeout)` | `put`, `try_put` (`put_nowait`), `put_timeout`, `put_deadline` |
+//! | `get(block, timeout)` | `get`, `try_get` (`get_nowait`), `get_timeout`, `get_deadline`, and `get_task` |
+//! | `queue.Full` / `queue.Empty` / `queue.ShutDown` | [`PutError`] / [`GetError`] / [`ShutDown`]; a rejected item comes back inside the error |
+//! | `task_done()` raising `ValueError` | returns [`TaskDoneError`] and changes nothing |
+//! | `join()` | `join`, plus `join_timeout` / `join_deadline` |
+//! | `qsize()`, `empty()`, `full()`, `maxsize` | `len`, `is_empty`, `is_full`, `capacity` |
+//! | `PriorityQueue` of `(priority, item)` tuples, ties broken by comparing items | any `T: Ord`; equal items come out in put order |
+//! | `shutdown(immediate=False/True)` | `shutdown` / `shutdown_immediate` |
+//!
+//! Python's `SimpleQueue` has no counterpart: `Queue::new()` without
+//! `task_done` is that.
+//!
+//! [`WaitQueue`]: crate::internal::waiters::WaitQueue
+//! [`PutError`]: crate::PutError
+//! [`GetError`]: crate::GetError
+//! [`ShutDown`]: crate::ShutDown
+//! [`TaskDoneError`]: crate::TaskDoneError
+
+pub(crate) mod core;
+pub(crate) mod policy;
+pub(crate) mod priority;
+mod task;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use self::core::Core;
+use self::policy::{Fifo, Lifo};
+use self::priority::Priority;
+use crate::error::{GetError, PutError, ShutDown, TaskDoneError};
+use crate::internal::deadline;
+
+pub use self::task::Task;
+
+macro_rules! queue_type {
+    (
+        $(#[$attr:meta])*
+        $name:ident, $policy:ident, [$($bound:tt)*], $order:literal
+    ) => {
+        $(#[$attr])*
+        pub struct $name<T> {
+            core: Core<$policy<T>>,
+        }
+
+        impl<T: $($bound)*> $name<T> {
+            #[doc = concat!("Creates an unbounded ", $order, " queue.")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// assert_eq!(q.capacity(), None);
+            /// ```
+            pub fn new() -> Self {
+                $name { core: Core::new(None) }
+            }
+
+            #[doc = concat!("Creates a ", $order, " queue holding at most `capacity` items; `put` blocks while it is full.")]
+            ///
+            /// Nothing is allocated up front, so any capacity (even
+            /// `usize::MAX`) is cheap.
+            ///
+            /// # Panics
+            ///
+            /// If `capacity` is 0, with the message "capacity must be at
+            /// least 1" (Python's `maxsize=0` means unbounded: use `new`).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::bounded(1);")]
+            /// q.put(1).unwrap();
+            /// assert!(q.is_full());
+            /// assert!(q.try_put(2).is_err());
+            /// ```
+            pub fn bounded(capacity: usize) -> Self {
+                $name { core: Core::new(Some(capacity)) }
+            }
+
+            /// Puts `item`, blocking while the queue is full.
+            ///
+            /// # Errors
+            ///
+            /// [`ShutDown`] with the item if the queue is (or, while this
+            /// call blocks, gets) shut down.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put("job").unwrap();
+            /// assert_eq!(q.len(), 1);
+            /// ```
+            pub fn put(&self, item: T) -> Result<(), ShutDown<T>> {
+                self.core.put(item, None, true).map_err(|e| ShutDown(e.into_inner()))
+            }
+
+            /// Puts `item`, waiting at most `timeout` for room.
+            /// `Duration::MAX` waits forever; a zero timeout is `try_put`.
+            ///
+            /// # Errors
+            ///
+            /// [`PutError::ShutDown`] if the queue is shut down (checked
+            /// first), [`PutError::Full`] if no room came in time; both
+            /// carry the item back.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::bounded(1);")]
+            /// q.put(1).unwrap();
+            /// let err = q.put_timeout(2, Duration::from_millis(5)).unwrap_err();
+            /// assert_eq!(err.into_inner(), 2);
+            /// ```
+            pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
+                self.core.put(item, deadline::after(timeout), true)
+            }
+
+            /// Puts `item`, waiting until `deadline` at the latest for room.
+            ///
+            /// # Errors
+            ///
+            /// As [`put_timeout`](Self::put_timeout).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::{Duration, Instant};
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put_deadline(1, Instant::now() + Duration::from_secs(1)).unwrap();
+            /// ```
+            pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), PutError<T>> {
+                self.core.put(item, Some(deadline), true)
+            }
+
+            /// Puts `item` if there is room now, without blocking
+            /// (Python's `put_nowait`).
+            ///
+            /// # Errors
+            ///
+            /// [`PutError::ShutDown`] (checked first) or [`PutError::Full`],
+            /// with the item.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use threadkit::PutError;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::bounded(1);")]
+            /// q.try_put(1).unwrap();
+            /// assert!(matches!(q.try_put(2), Err(PutError::Full(2))));
+            /// ```
+            pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+                self.core.put(item, None, false)
+            }
+
+            #[doc = concat!("Removes and returns the next item (", $order, "), blocking while the queue is empty.")]
+            ///
+            /// # Errors
+            ///
+            /// [`ShutDown`] once the queue is shut down and empty (items put
+            /// before the shutdown are still handed out).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(7).unwrap();
+            /// assert_eq!(q.get(), Ok(7));
+            /// ```
+            pub fn get(&self) -> Result<T, ShutDown> {
+                self.core.get(None, true).map_err(|_| ShutDown(()))
+            }
+
+            /// Removes and returns the next item, waiting at most `timeout`.
+            ///
+            /// # Errors
+            ///
+            /// [`GetError::ShutDown`] if shut down and empty,
+            /// [`GetError::Empty`] if nothing came in time.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Duration;
+            /// use threadkit::GetError;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::new();")]
+            /// assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(GetError::Empty));
+            /// ```
+            pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
+                self.core.get(deadline::after(timeout), true)
+            }
+
+            /// Removes and returns the next item, waiting until `deadline`
+            /// at the latest.
+            ///
+            /// # Errors
+            ///
+            /// As [`get_timeout`](Self::get_timeout).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Instant;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// assert_eq!(q.get_deadline(Instant::now()), Ok(1));
+            /// ```
+            pub fn get_deadline(&self, deadline: Instant) -> Result<T, GetError> {
+                self.core.get(Some(deadline), true)
+            }
+
+            /// Removes and returns the next item if there is one, without
+            /// blocking (Python's `get_nowait`).
+            ///
+            /// # Errors
+            ///
+            /// [`GetError::ShutDown`] if shut down and empty, else
+            /// [`GetError::Empty`] if empty.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use threadkit::GetError;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::new();")]
+            /// assert_eq!(q.try_get(), Err(GetError::Empty));
+            /// ```
+            pub fn try_get(&self) -> Result<T, GetError> {
+                self.core.get(None, false)
+            }
+
+            /// Like [`get`](Self::get), but returns the item in a [`Task`]
+            /// guard that calls `task_done` when dropped (also during a
+            /// panic).
+            ///
+            /// # Errors
+            ///
+            /// [`ShutDown`] once the queue is shut down and empty.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// let task = q.get_task().unwrap();
+            /// assert_eq!(*task, 1);
+            /// drop(task);
+            /// assert_eq!(q.unfinished_tasks(), 0);
+            /// ```
+            pub fn get_task(&self) -> Result<Task<'_, T>, ShutDown> {
+                let item = self.get()?;
+                Ok(Task::new(item, &self.core.tasks))
+            }
+
+            /// Marks one item as processed, for [`join`](Self::join).
+            ///
+            /// # Errors
+            ///
+            /// [`TaskDoneError`] if called more times than items were put;
+            /// nothing changes then.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// q.get().unwrap();
+            /// q.task_done().unwrap();
+            /// assert!(q.task_done().is_err());
+            /// ```
+            pub fn task_done(&self) -> Result<(), TaskDoneError> {
+                self.core.tasks.done()
+            }
+
+            /// Blocks until every item put has been marked done
+            /// (`task_done`, or a dropped [`Task`]).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// std::thread::scope(|s| {
+            ///     s.spawn(|| {
+            ///         while let Ok(task) = q.get_task() {
+            ///             let _ = *task; // work
+            ///         }
+            ///     });
+            ///     for i in 0..10 {
+            ///         q.put(i).unwrap();
+            ///     }
+            ///     q.join();
+            ///     assert_eq!(q.unfinished_tasks(), 0);
+            ///     q.shutdown();
+            /// });
+            /// ```
+            pub fn join(&self) {
+                self.core.join_until(None);
+            }
+
+            /// Like [`join`](Self::join), giving up after `timeout`. Returns
+            /// `true` if every task was done.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Duration;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// assert!(!q.join_timeout(Duration::from_millis(5)));
+            /// ```
+            pub fn join_timeout(&self, timeout: Duration) -> bool {
+                self.core.join_until(deadline::after(timeout))
+            }
+
+            /// Like [`join`](Self::join), giving up at `deadline`. Returns
+            /// `true` if every task was done.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use std::time::Instant;
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::new();")]
+            /// assert!(q.join_deadline(Instant::now()));
+            /// ```
+            pub fn join_deadline(&self, deadline: Instant) -> bool {
+                self.core.join_until(Some(deadline))
+            }
+
+            /// How many items were put and not yet marked done.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// assert_eq!(q.unfinished_tasks(), 1);
+            /// ```
+            pub fn unfinished_tasks(&self) -> usize {
+                self.core.tasks.unfinished()
+            }
+
+            /// Shuts the queue down (Python 3.13 `shutdown()`): puts fail
+            /// from now on, gets return the remaining items and then fail,
+            /// and every blocked putter and getter wakes up. `join` still
+            /// waits for the items already handed out.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// q.shutdown();
+            /// assert!(q.put(2).is_err());
+            /// assert_eq!(q.get(), Ok(1));
+            /// assert!(q.get().is_err());
+            /// ```
+            pub fn shutdown(&self) {
+                self.core.shutdown(false);
+            }
+
+            /// Shuts the queue down and discards its items (Python 3.13
+            /// `shutdown(immediate=True)`): each discarded item is dropped
+            /// (outside the queue's lock) and counted as done, so `join`
+            /// returns once the items already handed out are done.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// q.shutdown_immediate();
+            /// assert!(q.is_empty());
+            /// assert_eq!(q.unfinished_tasks(), 0);
+            /// ```
+            pub fn shutdown_immediate(&self) {
+                self.core.shutdown(true);
+            }
+
+            /// Whether the queue has been shut down.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::new();")]
+            /// q.shutdown();
+            /// assert!(q.is_shutdown());
+            /// ```
+            pub fn is_shutdown(&self) -> bool {
+                self.core.is_shutdown()
+            }
+
+            /// How many items are queued (a snapshot; Python's `qsize`).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::new();")]
+            /// q.put(1).unwrap();
+            /// assert_eq!(q.len(), 1);
+            /// ```
+            pub fn len(&self) -> usize {
+                self.core.len()
+            }
+
+            /// Whether no item is queued (a snapshot).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::new();")]
+            /// assert!(q.is_empty());
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.core.len() == 0
+            }
+
+            /// Whether a bounded queue is at capacity (a snapshot; always
+            /// `false` when unbounded).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::bounded(1);")]
+            /// q.put(1).unwrap();
+            /// assert!(q.is_full());
+            /// ```
+            pub fn is_full(&self) -> bool {
+                self.core.is_full()
+            }
+
+            /// The capacity given to `bounded`, or `None` if unbounded.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let q = threadkit::", stringify!($name), "::<u8>::bounded(3);")]
+            /// assert_eq!(q.capacity(), Some(3));
+            /// ```
+            pub fn capacity(&self) -> Option<usize> {
+                self.core.capacity()
+            }
+        }
+
+        impl<T: $($bound)*> Default for $name<T> {
+            /// An unbounded queue.
+            fn default() -> Self {
+                $name::new()
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            /// Never blocks; never prints the items.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.core.fmt_fields(stringify!($name), f)
+            }
+        }
+    };
+}
+
+queue_type! {
+    /// A first-in, first-out blocking queue with task tracking (Python's
+    /// `queue.Queue`).
+    ///
+    /// # Examples
+    ///
+    /// A pool of workers, and `join` to wait for all the work:
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use threadkit::Queue;
+    ///
+    /// let jobs = Queue::new();
+    /// let total = AtomicU32::new(0);
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..3 {
+    ///         s.spawn(|| {
+    ///             while let Ok(job) = jobs.get_task() {
+    ///                 total.fetch_add(*job, Ordering::Relaxed);
+    ///             }
+    ///         });
+    ///     }
+    ///     for job in 1..=10 {
+    ///         jobs.put(job).unwrap();
+    ///     }
+    ///     jobs.join();
+    ///     assert_eq!(total.load(Ordering::Relaxed), 55);
+    ///     jobs.shutdown(); // the workers' `get_task` fails and they exit
+    /// });
+    /// ```
+    Queue, Fifo, [Sized], "first-in, first-out"
+}
+
+queue_type! {
+    /// A last-in, first-out blocking queue (a stack) with task tracking
+    /// (Python's `queue.LifoQueue`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = threadkit::LifoQueue::new();
+    /// for i in 1..=3 {
+    ///     q.put(i).unwrap();
+    /// }
+    /// assert_eq!(q.get(), Ok(3));
+    /// assert_eq!(q.get(), Ok(2));
+    /// ```
+    LifoQueue, Lifo, [Sized], "last-in, first-out"
+}
+
+queue_type! {
+    /// A blocking priority queue with task tracking (Python's
+    /// `queue.PriorityQueue`): the smallest item comes out first, and items
+    /// that compare equal come out in the order they were put.
+    ///
+    /// The comparisons run under the queue's internal lock: an `Ord` that
+    /// uses the same queue deadlocks. A panicking `Ord` leaves the queue
+    /// usable, with no item lost or duplicated (the panicking `put` does
+    /// not insert its item; a panicking `get` leaves every item queued).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = threadkit::PriorityQueue::new();
+    /// q.put((2, "write report")).unwrap();
+    /// q.put((1, "fix outage")).unwrap();
+    /// q.put((2, "answer mail")).unwrap();
+    /// assert_eq!(q.get().unwrap().1, "fix outage");
+    /// assert_eq!(q.get().unwrap().1, "answer mail"); // (2, "answer mail") < (2, "write report")
+    /// ```
+    PriorityQueue, Priority, [Ord], "smallest-first"
+}

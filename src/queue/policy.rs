@@ -1,0 +1,88 @@
+//! The ordering policies the queue core is generic over: which item a get
+//! returns. FIFO is a `VecDeque`, LIFO a `Vec`, priority a binary heap
+//! (`priority.rs`).
+
+use std::collections::VecDeque;
+
+/// What every container answers without knowing how to order its items
+/// (so `Debug` and `len` need no `Ord`).
+pub(crate) trait Stored {
+    fn len(&self) -> usize;
+}
+
+/// How a queue stores its items and which one comes out next.
+///
+/// Every method runs under the queue's state mutex. `push` and `pop` must
+/// leave the container unchanged if they panic (a user `Ord` may), so that
+/// no item is lost or duplicated.
+pub(crate) trait Policy: Stored + Default {
+    type Item;
+
+    fn push(&mut self, item: Self::Item);
+    fn pop(&mut self) -> Option<Self::Item>;
+    /// Moves every item out (for `shutdown_immediate`, which drops them
+    /// after releasing the mutex).
+    fn take_all(&mut self) -> Self {
+        std::mem::take(self)
+    }
+}
+
+/// First in, first out.
+pub(crate) struct Fifo<T>(VecDeque<T>);
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo(VecDeque::new())
+    }
+}
+
+impl<T> Stored for Fifo<T> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T> Policy for Fifo<T> {
+    type Item = T;
+
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push_back(item);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+}
+
+/// Last in, first out.
+pub(crate) struct Lifo<T>(Vec<T>);
+
+impl<T> Default for Lifo<T> {
+    fn default() -> Self {
+        Lifo(Vec::new())
+    }
+}
+
+impl<T> Stored for Lifo<T> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T> Policy for Lifo<T> {
+    type Item = T;
+
+    #[inline]
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+}

@@ -1,0 +1,193 @@
+//! The priority policy: a binary min-heap of `(item, sequence)`, smallest
+//! item first, equal items in put order.
+//!
+//! Not `std::collections::BinaryHeap`: its `pop` moves the root out before
+//! sifting, so a panicking `Ord` in the sift drops the popped item (it is
+//! lost, rust-lang/rust#25842 discusses the heap's panic safety). Here every
+//! comparison runs first, on references, to find where the moved element
+//! ends up; only then are elements moved, by code that cannot panic. A
+//! panicking `Ord` therefore leaves the heap exactly as it was.
+
+use std::cmp::Ordering;
+
+use super::policy::{Policy, Stored};
+
+struct Entry<T> {
+    item: T,
+    /// Put order, to break ties: equal items come out first-in, first-out.
+    seq: u64,
+}
+
+impl<T: Ord> Entry<T> {
+    /// Whether `self` comes out before `other`. May panic (user `Ord`).
+    #[inline]
+    fn before(&self, other: &Self) -> bool {
+        match self.item.cmp(&other.item) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => self.seq < other.seq,
+        }
+    }
+}
+
+/// Smallest first; ties in put order.
+pub(crate) struct Priority<T> {
+    heap: Vec<Entry<T>>,
+    next_seq: u64,
+}
+
+impl<T> Default for Priority<T> {
+    fn default() -> Self {
+        Priority { heap: Vec::new(), next_seq: 0 }
+    }
+}
+
+impl<T> Stored for Priority<T> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+impl<T: Ord> Policy for Priority<T> {
+    type Item = T;
+
+    fn push(&mut self, item: T) {
+        let entry = Entry { item, seq: self.next_seq };
+        // Comparisons only: find the slot the new entry rises to.
+        let mut hole = self.heap.len();
+        while hole > 0 {
+            let parent = (hole - 1) / 2;
+            if !entry.before(&self.heap[parent]) {
+                break;
+            }
+            hole = parent;
+        }
+        // Moves only, from here on: nothing can panic but the allocation,
+        // which happens before any element moves.
+        self.heap.push(entry);
+        let mut at = self.heap.len() - 1;
+        while at > hole {
+            let parent = (at - 1) / 2;
+            self.heap.swap(at, parent);
+            at = parent;
+        }
+        self.next_seq += 1;
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        let last = self.heap.len().checked_sub(1)?;
+        if last == 0 {
+            return self.heap.pop().map(|e| e.item);
+        }
+        // Comparisons only: the path the last entry sinks along when it
+        // replaces the root, ending at `hole`.
+        let moving = &self.heap[last];
+        let mut hole = 0;
+        loop {
+            let left = 2 * hole + 1;
+            if left >= last {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < last && self.heap[right].before(&self.heap[left]) {
+                right
+            } else {
+                left
+            };
+            if !self.heap[child].before(moving) {
+                break;
+            }
+            hole = child;
+        }
+        // Moves only: shift each entry on the path up one level, then put
+        // the last entry into the hole.
+        self.heap.swap(0, last);
+        let root = self.heap.pop().expect("heap has at least two entries");
+        // Now the former last entry sits at the root; walk it down the
+        // precomputed path (each step a swap with the chosen child).
+        let mut at = 0;
+        while at != hole {
+            let child = child_on_path(at, hole);
+            self.heap.swap(at, child);
+            at = child;
+        }
+        Some(root.item)
+    }
+}
+
+/// The child of `at` on the way down to `target` (a descendant of `at`).
+fn child_on_path(at: usize, target: usize) -> usize {
+    // Climb from `target` until the parent is `at`.
+    let mut node = target;
+    while (node - 1) / 2 != at {
+        node = (node - 1) / 2;
+    }
+    node
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    #[test]
+    fn pops_in_order_and_ties_in_put_order() {
+        let mut p = Priority::default();
+        for (i, k) in [5, 1, 4, 1, 3, 9, 2, 6, 5, 3, 5].into_iter().enumerate() {
+            p.push((k, i));
+        }
+        // Items are (key, index): Ord on the tuple already breaks ties by
+        // index, so also check with key-only ordering below.
+        let mut out = Vec::new();
+        while let Some(x) = p.pop() {
+            out.push(x);
+        }
+        let mut sorted = out.clone();
+        sorted.sort();
+        assert_eq!(out, sorted);
+    }
+
+    #[derive(Debug)]
+    struct Key(u32, u32); // (priority, tag); Ord looks at priority only
+    impl PartialEq for Key {
+        fn eq(&self, o: &Self) -> bool {
+            self.0 == o.0
+        }
+    }
+    impl Eq for Key {}
+    impl PartialOrd for Key {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Key {
+        fn cmp(&self, o: &Self) -> Ordering {
+            assert!(self.0 != 666 && o.0 != 666, "poisoned comparison");
+            self.0.cmp(&o.0)
+        }
+    }
+
+    #[test]
+    fn stable_for_equal_keys() {
+        let mut p = Priority::default();
+        for (i, k) in [2, 1, 2, 1, 2, 1, 0, 2].into_iter().enumerate() {
+            p.push(Key(k, i as u32));
+        }
+        let out: Vec<(u32, u32)> = std::iter::from_fn(|| p.pop()).map(|k| (k.0, k.1)).collect();
+        assert_eq!(out, vec![(0, 6), (1, 1), (1, 3), (1, 5), (2, 0), (2, 2), (2, 4), (2, 7)]);
+    }
+
+    #[test]
+    fn panicking_ord_loses_nothing() {
+        let mut p = Priority::default();
+        for k in [3, 1, 4, 1, 5, 9, 2, 6] {
+            p.push(Key(k, k));
+        }
+        // A push whose comparisons panic leaves the heap as it was.
+        assert!(catch_unwind(AssertUnwindSafe(|| p.push(Key(666, 0)))).is_err());
+        assert_eq!(p.len(), 8);
+        let out: Vec<u32> = std::iter::from_fn(|| p.pop()).map(|k| k.0).collect();
+        assert_eq!(out, vec![1, 1, 2, 3, 4, 5, 6, 9]);
+    }
+}
