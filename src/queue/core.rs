@@ -1,97 +1,41 @@
 //! The core shared by `Queue`, `LifoQueue` and `PriorityQueue`: Python's
 //! `queue.Queue` design (one mutex, waiters for not-empty / not-full /
-//! all-done) with the task accounting in an atomic, so `task_done` costs
-//! no lock round trip.
+//! all-done) with the task accounting folded into the put's critical
+//! section and a consumer-side atomic, so `task_done` costs no lock round
+//! trip.
 
 use std::fmt;
 use std::time::Instant;
 
-use super::policy::{Policy, Stored};
+use super::policy::Policy;
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
-use crate::loom::CachePadded;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
 use crate::loom::sync::{Mutex, MutexGuard};
+use crate::loom::{Backoff, CachePadded};
 
 struct State<P> {
     items: P,
     shutdown: bool,
 }
 
-/// The task counter and the threads `join`ing on it. `Task` guards hold a
-/// reference to this alone, so they work for every queue type.
-pub(crate) struct Tasks {
-    /// Items put and not yet marked done. Incremented under the state
-    /// mutex (before the item becomes visible to getters, so a getter's
-    /// `task_done` always finds its item counted), decremented lock-free.
-    unfinished: CachePadded<AtomicUsize>,
-    all_done: WaitQueue,
+/// What puts and gets touch on every call, on one cache line.
+struct Hot<P> {
+    state: Mutex<State<P>>,
+    /// Items ever put. Written only under `state`'s mutex (a load and a
+    /// store, no read-modify-write), so counting puts costs nothing beyond
+    /// the line the put already owns.
+    put_total: AtomicUsize,
+    /// The number of queued items, stored under the mutex after every
+    /// change and read without it by threads spinning for an item or for
+    /// room, and by `len`.
+    len_hint: AtomicUsize,
 }
 
-impl Tasks {
-    fn new() -> Self {
-        Tasks { unfinished: CachePadded::new(AtomicUsize::new(0)), all_done: WaitQueue::new() }
-    }
-
-    pub(crate) fn unfinished(&self) -> usize {
-        self.unfinished.load(Ordering::Acquire)
-    }
-
-    /// Marks one task done; fails, changing nothing, if none is unfinished.
-    pub(crate) fn done(&self) -> Result<(), TaskDoneError> {
-        self.done_many(1, false)
-    }
-
-    /// Marks `n` tasks done. With `saturate`, stops at zero (shutdown
-    /// discarding items some of which were already marked done); without
-    /// it, fails unless `n` are unfinished.
-    fn done_many(&self, n: usize, saturate: bool) -> Result<(), TaskDoneError> {
-        let update = |left: usize| match left.checked_sub(n) {
-            Some(rest) => Some(rest),
-            None if saturate && left > 0 => Some(0),
-            None => None,
-        };
-        match self.unfinished.fetch_update(Ordering::AcqRel, Ordering::Acquire, update) {
-            Ok(before) => {
-                if update(before) == Some(0) {
-                    self.wake_joiners();
-                }
-                Ok(())
-            }
-            Err(_) if saturate => Ok(()),
-            Err(_) => Err(TaskDoneError),
-        }
-    }
-
-    fn wake_joiners(&self) {
-        // Pairs with the fence in `join_until`: either the joiner sees the
-        // count at zero, or this sees the joiner queued.
-        fence(Ordering::SeqCst);
-        self.all_done.notify_all();
-    }
-
-    /// Returns whether every task was done before `deadline`.
-    fn join_until(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            if self.unfinished() == 0 {
-                return true;
-            }
-            if deadline::has_passed(deadline) {
-                return false;
-            }
-            let waiter = self.all_done.enqueue();
-            fence(Ordering::SeqCst);
-            if self.unfinished() == 0 {
-                // Notified or not, the count is zero: we are done.
-                let _ = waiter.cancel();
-                return true;
-            }
-            if waiter.wait(deadline) == WaitResult::TimedOut {
-                return self.unfinished() == 0;
-            }
-        }
-    }
+/// `task_done` for whichever queue a [`Task`](super::Task) came from.
+pub(crate) trait TaskSink {
+    fn task_done(&self) -> Result<(), TaskDoneError>;
 }
 
 /// Wakes one waiter of a queue if dropped during a panic: a thread that
@@ -108,29 +52,51 @@ impl Drop for PassOnIfUnwinding<'_> {
 
 /// A blocking queue generic over its ordering policy.
 pub(crate) struct Core<P> {
-    state: CachePadded<Mutex<State<P>>>,
+    hot: CachePadded<Hot<P>>,
+    /// Tasks marked done: written by consumers only, on their own line.
+    /// Never exceeds `put_total` (each increment is checked against it).
+    done_total: CachePadded<AtomicUsize>,
     /// `None`: unbounded.
     capacity: Option<usize>,
     not_empty: WaitQueue,
     not_full: WaitQueue,
-    pub(crate) tasks: Tasks,
+    all_done: WaitQueue,
 }
 
 impl<P: Policy> Core<P> {
     pub(crate) fn new(capacity: Option<usize>) -> Self {
         assert!(capacity != Some(0), "capacity must be at least 1");
         Core {
-            state: CachePadded::new(Mutex::new(State { items: P::default(), shutdown: false })),
+            hot: CachePadded::new(Hot {
+                state: Mutex::new(State { items: P::default(), shutdown: false }),
+                put_total: AtomicUsize::new(0),
+                len_hint: AtomicUsize::new(0),
+            }),
+            done_total: CachePadded::new(AtomicUsize::new(0)),
             capacity,
             not_empty: WaitQueue::new(),
             not_full: WaitQueue::new(),
-            tasks: Tasks::new(),
+            all_done: WaitQueue::new(),
         }
     }
 
     #[inline]
-    fn has_room(&self, state: &State<P>) -> bool {
-        self.capacity.is_none_or(|cap| state.items.len() < cap)
+    fn has_room(&self, len: usize) -> bool {
+        self.capacity.is_none_or(|cap| len < cap)
+    }
+
+    /// Spins briefly (never under loom) until `ready(len_hint)`, without
+    /// holding the mutex: a handoff between running threads completes
+    /// faster than registering as a waiter and being woken.
+    #[inline]
+    fn spin_until(&self, ready: impl Fn(usize) -> bool) {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if ready(self.hot.len_hint.load(Ordering::Relaxed)) {
+                return;
+            }
+            backoff.snooze();
+        }
     }
 
     /// Puts `item`, blocking while full until `deadline` (`None`: forever).
@@ -141,27 +107,35 @@ impl<P: Policy> Core<P> {
         deadline: Option<Instant>,
         block: bool,
     ) -> Result<(), PutError<P::Item>> {
-        let mut state = self.state.lock();
+        let mut state = self.hot.state.lock();
+        let mut spun = false;
         loop {
             // Shutdown first, then fullness, as CPython.
             if state.shutdown {
                 return Err(PutError::ShutDown(item));
             }
-            if self.has_room(&state) {
+            if self.has_room(state.items.len()) {
                 break;
             }
             if !block || deadline::has_passed(deadline) {
                 return Err(PutError::Full(item));
             }
+            if !spun {
+                spun = true;
+                drop(state);
+                self.spin_until(|len| self.has_room(len));
+                state = self.hot.state.lock();
+                continue;
+            }
             let waiter = self.not_full.enqueue();
             drop(state);
             let result = waiter.wait(deadline);
-            state = self.state.lock();
+            state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
                 if state.shutdown {
                     return Err(PutError::ShutDown(item));
                 }
-                if !self.has_room(&state) {
+                if !self.has_room(state.items.len()) {
                     return Err(PutError::Full(item));
                 }
                 break;
@@ -174,7 +148,11 @@ impl<P: Policy> Core<P> {
             state.items.push(item);
             std::mem::forget(pass_on);
         }
-        self.tasks.unfinished.fetch_add(1, Ordering::Relaxed);
+        let hot = &*self.hot;
+        hot.len_hint.store(state.items.len(), Ordering::Relaxed);
+        // Counted before the item can be gotten (both under the mutex), so
+        // a getter's `task_done` always finds its item counted.
+        hot.put_total.store(hot.put_total.load(Ordering::Relaxed) + 1, Ordering::Release);
         drop(state);
         self.not_empty.notify_one();
         Ok(())
@@ -182,7 +160,8 @@ impl<P: Policy> Core<P> {
 
     /// Gets an item, blocking while empty until `deadline`.
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<P::Item, GetError> {
-        let mut state = self.state.lock();
+        let mut state = self.hot.state.lock();
+        let mut spun = false;
         loop {
             if let Some(item) = self.pop(&mut state) {
                 drop(state);
@@ -199,10 +178,17 @@ impl<P: Policy> Core<P> {
             if !block || deadline::has_passed(deadline) {
                 return Err(GetError::Empty);
             }
+            if !spun {
+                spun = true;
+                drop(state);
+                self.spin_until(|len| len > 0);
+                state = self.hot.state.lock();
+                continue;
+            }
             let waiter = self.not_empty.enqueue();
             drop(state);
             let result = waiter.wait(deadline);
-            state = self.state.lock();
+            state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
                 if let Some(item) = self.pop(&mut state) {
                     drop(state);
@@ -223,61 +209,173 @@ impl<P: Policy> Core<P> {
         let pass_on = PassOnIfUnwinding(&self.not_empty);
         let item = state.items.pop();
         std::mem::forget(pass_on);
+        if item.is_some() {
+            self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
+        }
         item
     }
 
     /// Python's `shutdown(immediate)`.
     pub(crate) fn shutdown(&self, immediate: bool) {
-        let mut state = self.state.lock();
+        let mut state = self.hot.state.lock();
         state.shutdown = true;
-        let discarded = if immediate { Some(state.items.take_all()) } else { None };
-        drop(state);
+        let discarded = if immediate {
+            let items = state.items.take_all();
+            self.hot.len_hint.store(0, Ordering::Relaxed);
+            // Count each discarded item done, never past the items put
+            // (some may have been marked done before they were gotten).
+            let put = self.hot.put_total.load(Ordering::Relaxed);
+            let before = self
+                .done_total
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |done| {
+                    Some(done.saturating_add(items.len()).min(put))
+                })
+                .unwrap_or_else(|done| done);
+            if before < put && before.saturating_add(items.len()) >= put {
+                drop(state);
+                self.wake_joiners();
+            }
+            Some(items)
+        } else {
+            None
+        };
         // Wake everyone before running any item's `Drop` (which may panic).
         self.not_empty.notify_all();
         self.not_full.notify_all();
-        if let Some(discarded) = discarded {
-            let _ = self.tasks.done_many(discarded.len(), true);
-            // Dropped here, outside the mutex: an item's `Drop` may use the
-            // queue. If one panics, the container still drops the rest.
-            drop(discarded);
+        // Dropped here, outside the mutex: an item's `Drop` may use the
+        // queue. If one panics, the container still drops the rest.
+        drop(discarded);
+    }
+
+    /// Marks one task done; fails, changing nothing, if every item put is
+    /// already done.
+    fn task_done_inner(&self) -> Result<(), TaskDoneError> {
+        let mut done = self.done_total.load(Ordering::Relaxed);
+        loop {
+            // `put_total` may be stale here (other threads' recent puts not
+            // yet visible); it is never larger than the truth, so a stale
+            // value can only make this fall back to the exact check below.
+            let put = self.hot.put_total.load(Ordering::Acquire);
+            if done >= put {
+                return self.task_done_exact();
+            }
+            match self.done_total.compare_exchange_weak(
+                done,
+                done + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if done + 1 == put {
+                        self.wake_joiners();
+                    }
+                    return Ok(());
+                }
+                Err(now) => done = now,
+            }
         }
     }
 
+    /// `task_done` with `put_total` read under the mutex, where it is exact.
+    #[cold]
+    fn task_done_exact(&self) -> Result<(), TaskDoneError> {
+        let _state = self.hot.state.lock();
+        let put = self.hot.put_total.load(Ordering::Relaxed);
+        let mut done = self.done_total.load(Ordering::Acquire);
+        loop {
+            if done >= put {
+                return Err(TaskDoneError);
+            }
+            match self.done_total.compare_exchange_weak(
+                done,
+                done + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if done + 1 == put {
+                        self.wake_joiners();
+                    }
+                    return Ok(());
+                }
+                Err(now) => done = now,
+            }
+        }
+    }
+
+    fn wake_joiners(&self) {
+        // Pairs with the fence in `join_until`: either the joiner sees the
+        // count at zero, or this sees the joiner queued.
+        fence(Ordering::SeqCst);
+        self.all_done.notify_all();
+    }
+
+    /// The exact number of unfinished tasks: `put_total` is read under the
+    /// mutex (exact), `done_total` may lag, which can only overstate.
+    fn unfinished_exact(&self) -> usize {
+        let _state = self.hot.state.lock();
+        let put = self.hot.put_total.load(Ordering::Relaxed);
+        put - self.done_total.load(Ordering::Acquire)
+    }
+
+    /// Returns whether every task was done before `deadline`.
     pub(crate) fn join_until(&self, deadline: Option<Instant>) -> bool {
-        self.tasks.join_until(deadline)
+        loop {
+            if self.unfinished_exact() == 0 {
+                return true;
+            }
+            if deadline::has_passed(deadline) {
+                return false;
+            }
+            let waiter = self.all_done.enqueue();
+            fence(Ordering::SeqCst);
+            if self.unfinished_exact() == 0 {
+                // Notified or not, the count is zero: done.
+                let _ = waiter.cancel();
+                return true;
+            }
+            if waiter.wait(deadline) == WaitResult::TimedOut {
+                return self.unfinished_exact() == 0;
+            }
+        }
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.state.lock().shutdown
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.state.lock().items.len()
+        self.hot.state.lock().shutdown
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        !self.has_room(&self.state.lock())
+        !self.has_room(self.len())
+    }
+}
+
+impl<P: Policy> TaskSink for Core<P> {
+    fn task_done(&self) -> Result<(), TaskDoneError> {
+        self.task_done_inner()
+    }
+}
+
+impl<P> Core<P> {
+    /// A snapshot of the number of queued items.
+    pub(crate) fn len(&self) -> usize {
+        self.hot.len_hint.load(Ordering::Acquire)
+    }
+
+    /// A snapshot of the number of unfinished tasks.
+    pub(crate) fn unfinished(&self) -> usize {
+        let done = self.done_total.load(Ordering::Acquire);
+        self.hot.put_total.load(Ordering::Acquire).saturating_sub(done)
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
         self.capacity
     }
-}
 
-impl<P: Stored> Core<P> {
     pub(crate) fn fmt_fields(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct(name);
-        // Never blocks: a busy queue prints no length.
-        match self.state.try_lock() {
-            Some(state) => {
-                d.field("len", &state.items.len()).field("is_shutdown", &state.shutdown);
-            }
-            None => {
-                d.field("len", &format_args!("<locked>"));
-            }
-        }
-        d.field("capacity", &self.capacity)
-            .field("unfinished_tasks", &self.tasks.unfinished())
-            .finish()
+        f.debug_struct(name)
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .field("unfinished_tasks", &self.unfinished())
+            .finish_non_exhaustive()
     }
 }

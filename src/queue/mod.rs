@@ -264,7 +264,7 @@ macro_rules! queue_type {
             /// ```
             pub fn get_task(&self) -> Result<Task<'_, T>, ShutDown> {
                 let item = self.get()?;
-                Ok(Task::new(item, &self.core.tasks))
+                Ok(Task::new(item, &self.core))
             }
 
             /// Marks one item as processed, for [`join`](Self::join).
@@ -284,7 +284,7 @@ macro_rules! queue_type {
             /// assert!(q.task_done().is_err());
             /// ```
             pub fn task_done(&self) -> Result<(), TaskDoneError> {
-                self.core.tasks.done()
+                core::TaskSink::task_done(&self.core)
             }
 
             /// Blocks until every item put has been marked done
@@ -351,7 +351,7 @@ macro_rules! queue_type {
             /// assert_eq!(q.unfinished_tasks(), 1);
             /// ```
             pub fn unfinished_tasks(&self) -> usize {
-                self.core.tasks.unfinished()
+                self.core.unfinished()
             }
 
             /// Shuts the queue down (Python 3.13 `shutdown()`): puts fail

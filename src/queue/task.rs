@@ -4,7 +4,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
-use super::core::Tasks;
+use super::core::TaskSink;
 
 /// An item from [`get_task`](crate::Queue::get_task) that calls
 /// `task_done` for it when dropped, even while unwinding from a panic, so a
@@ -27,12 +27,22 @@ use super::core::Tasks;
 /// ```
 pub struct Task<'a, T> {
     item: ManuallyDrop<T>,
-    tasks: &'a Tasks,
+    queue: &'a dyn TaskSink,
 }
 
+// SAFETY: the queue reference is used for one thing, `task_done`, which
+// touches only the queue's atomics, mutex and wait queues: all
+// thread-safe. The queue that handed out a `Task<T>` with `T: Send` is
+// itself `Sync`, so calling it from the thread the `Task` was sent to is
+// sound; the item moves with the `Task`, which needs `T: Send`.
+unsafe impl<T: Send> Send for Task<'_, T> {}
+// SAFETY: a shared `&Task` gives out only `&T` (`Deref`); it cannot call
+// `task_done`. Sharing `&T` across threads needs exactly `T: Sync`.
+unsafe impl<T: Sync> Sync for Task<'_, T> {}
+
 impl<'a, T> Task<'a, T> {
-    pub(crate) fn new(item: T, tasks: &'a Tasks) -> Self {
-        Task { item: ManuallyDrop::new(item), tasks }
+    pub(crate) fn new(item: T, queue: &'a dyn TaskSink) -> Self {
+        Task { item: ManuallyDrop::new(item), queue }
     }
 
     /// Marks the task done and hands the item over.
@@ -53,18 +63,16 @@ impl<'a, T> Task<'a, T> {
         // SAFETY: `this` is never used again and its `Drop` never runs
         // (wrapped in `ManuallyDrop`), so the item is taken exactly once.
         let item = unsafe { ManuallyDrop::take(&mut this.item) };
-        this.tasks.done_for_task();
+        done_for_task(this.queue);
         item
     }
 }
 
-impl Tasks {
-    /// `task_done` for an item handed out as a `Task`: it was counted when
-    /// put, so this fails only if the user called `task_done` for it too;
-    /// then the count is already right and there is nothing to undo.
-    fn done_for_task(&self) {
-        let _ = self.done();
-    }
+/// `task_done` for an item handed out as a `Task`: it was counted when put,
+/// so this fails only if the user also called `task_done` for it; then the
+/// count is already right and there is nothing to undo.
+fn done_for_task(queue: &dyn TaskSink) {
+    let _ = queue.task_done();
 }
 
 impl<T> Deref for Task<'_, T> {
@@ -84,13 +92,13 @@ impl<T> DerefMut for Task<'_, T> {
 impl<T> Drop for Task<'_, T> {
     fn drop(&mut self) {
         // Mark done even if the item's own `Drop` panics.
-        struct Done<'b>(&'b Tasks);
+        struct Done<'b>(&'b dyn TaskSink);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                self.0.done_for_task();
+                done_for_task(self.0);
             }
         }
-        let _done = Done(self.tasks);
+        let _done = Done(self.queue);
         // SAFETY: this is `Drop`; the item is not used afterwards, and
         // `into_inner` (the only other taker) skips this `Drop`.
         unsafe { ManuallyDrop::drop(&mut self.item) }
