@@ -63,7 +63,7 @@ mod std_impl {
 
         pub(crate) mod atomic {
             pub(crate) use std::sync::atomic::{
-                AtomicBool, AtomicU64, AtomicUsize, Ordering, fence,
+                AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
     }
@@ -100,6 +100,12 @@ mod std_impl {
     pub(crate) mod thread {
         pub(crate) use std::thread::yield_now;
     }
+
+    /// Nothing: see the loom build's `loom_sc_fence`. A `SeqCst` store or
+    /// read-modify-write followed by a `SeqCst` load already orders the two
+    /// (store buffering is impossible between `SeqCst` accesses).
+    #[inline(always)]
+    pub(crate) fn loom_sc_fence() {}
 
     /// The current time. A function so that loom builds can pin it.
     #[inline]
@@ -188,7 +194,7 @@ mod loom_impl {
 
         pub(crate) mod atomic {
             pub(crate) use loom::sync::atomic::{
-                AtomicBool, AtomicU64, AtomicUsize, Ordering, fence,
+                AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence,
             };
         }
 
@@ -279,6 +285,15 @@ mod loom_impl {
 
     loom::lazy_static! {
         static ref BASE: Instant = Instant::now();
+    }
+
+    /// A `SeqCst` fence. Code that relies on `SeqCst` accesses to rule out
+    /// store buffering (a store, then a load of another location, in each
+    /// of two threads) calls this between the two: loom models `SeqCst`
+    /// accesses only as acquire/release, but models `SeqCst` fences fully,
+    /// so with the fence loom explores exactly what the real build allows.
+    pub(crate) fn loom_sc_fence() {
+        loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     }
 
     /// loom has no clock: time stands still at a fixed base instant for the

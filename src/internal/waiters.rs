@@ -146,7 +146,9 @@ impl WaitQueue {
         debug_assert_eq!(node.state.load(Ordering::Relaxed), IDLE, "a thread waits on one queue");
         node.state.store(WAITING, Ordering::Relaxed);
         inner.waiters.push_back(node.clone());
-        self.waiting.store(queued + 1, Ordering::Relaxed);
+        // SeqCst: the queue core checks its state after enqueueing without a
+        // lock in common with notifiers (see `notify_one_sc`).
+        self.waiting.store(queued + 1, Ordering::SeqCst);
         drop(inner);
         Some(Waiter { queue: self, node, own_parker, done: false })
     }
@@ -176,6 +178,29 @@ impl WaitQueue {
     /// waiters are not ordered before the notify by a lock of their own:
     /// taking the mutex orders this call against every `enqueue`.
     pub(crate) fn notify_all_locked(&self) -> usize {
+        self.notify_slow(usize::MAX)
+    }
+
+    /// `notify_one` for callers not ordered after the waiter's `enqueue`
+    /// by a common lock: they publish their state change with a `SeqCst`
+    /// read-modify-write, and waiters re-check that state with a `SeqCst`
+    /// load after `enqueue` (whose count store is `SeqCst`). Between
+    /// `SeqCst` accesses store buffering is impossible, so either the
+    /// waiter sees the change or this sees the waiter. (Under loom, both
+    /// sides add `loom_sc_fence` first.)
+    #[inline]
+    pub(crate) fn notify_one_sc(&self) -> bool {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        self.notify_slow(1) == 1
+    }
+
+    /// `notify_all` with the ordering of [`notify_one_sc`](Self::notify_one_sc).
+    pub(crate) fn notify_all_sc(&self) -> usize {
+        if self.waiting.load(Ordering::SeqCst) == 0 {
+            return 0;
+        }
         self.notify_slow(usize::MAX)
     }
 

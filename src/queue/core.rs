@@ -1,17 +1,18 @@
-//! The core shared by `Queue`, `LifoQueue` and `PriorityQueue`: Python's
-//! `queue.Queue` design (one mutex, waiters for not-empty / not-full /
-//! all-done) with the task accounting folded into the put's critical
-//! section and a consumer-side atomic, so `task_done` costs no lock round
-//! trip.
+//! The single-lock queue core, generic over an ordering policy: Python's
+//! `queue.Queue` design (one mutex, waiters for not-empty / not-full) with
+//! the task accounting of `tasks.rs`, so `task_done` costs no lock round
+//! trip. `LifoQueue` and `PriorityQueue` use it; `Queue` uses the two-lock
+//! FIFO of `fifo.rs`.
 
 use std::fmt;
 use std::time::Instant;
 
 use super::policy::Policy;
+use super::tasks::{TaskCount, TaskSink, count_put};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
-use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::{Backoff, CachePadded};
 
@@ -23,19 +24,12 @@ struct State<P> {
 /// What puts and gets touch on every call, on one cache line.
 struct Hot<P> {
     state: Mutex<State<P>>,
-    /// Items ever put. Written only under `state`'s mutex (a load and a
-    /// store, no read-modify-write), so counting puts costs nothing beyond
-    /// the line the put already owns.
+    /// Items ever put, written only under `state`'s mutex (see `tasks`).
     put_total: AtomicUsize,
     /// The number of queued items, stored under the mutex after every
     /// change and read without it by threads spinning for an item or for
     /// room, and by `len`.
     len_hint: AtomicUsize,
-}
-
-/// `task_done` for whichever queue a [`Task`](super::Task) came from.
-pub(crate) trait TaskSink {
-    fn task_done(&self) -> Result<(), TaskDoneError>;
 }
 
 /// Wakes one waiter of a queue if dropped during a panic: a thread that
@@ -53,14 +47,11 @@ impl Drop for PassOnIfUnwinding<'_> {
 /// A blocking queue generic over its ordering policy.
 pub(crate) struct Core<P> {
     hot: CachePadded<Hot<P>>,
-    /// Tasks marked done: written by consumers only, on their own line.
-    /// Never exceeds `put_total` (each increment is checked against it).
-    done_total: CachePadded<AtomicUsize>,
+    tasks: TaskCount,
     /// `None`: unbounded.
     capacity: Option<usize>,
     not_empty: WaitQueue,
     not_full: WaitQueue,
-    all_done: WaitQueue,
 }
 
 impl<P: Policy> Core<P> {
@@ -72,11 +63,10 @@ impl<P: Policy> Core<P> {
                 put_total: AtomicUsize::new(0),
                 len_hint: AtomicUsize::new(0),
             }),
-            done_total: CachePadded::new(AtomicUsize::new(0)),
+            tasks: TaskCount::new(),
             capacity,
             not_empty: WaitQueue::new(),
             not_full: WaitQueue::new(),
-            all_done: WaitQueue::new(),
         }
     }
 
@@ -152,7 +142,7 @@ impl<P: Policy> Core<P> {
         hot.len_hint.store(state.items.len(), Ordering::Relaxed);
         // Counted before the item can be gotten (both under the mutex), so
         // a getter's `task_done` always finds its item counted.
-        hot.put_total.store(hot.put_total.load(Ordering::Relaxed) + 1, Ordering::Release);
+        count_put(&hot.put_total);
         drop(state);
         self.not_empty.notify_one();
         Ok(())
@@ -222,19 +212,7 @@ impl<P: Policy> Core<P> {
         let discarded = if immediate {
             let items = state.items.take_all();
             self.hot.len_hint.store(0, Ordering::Relaxed);
-            // Count each discarded item done, never past the items put
-            // (some may have been marked done before they were gotten).
-            let put = self.hot.put_total.load(Ordering::Relaxed);
-            let before = self
-                .done_total
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |done| {
-                    Some(done.saturating_add(items.len()).min(put))
-                })
-                .unwrap_or_else(|done| done);
-            if before < put && before.saturating_add(items.len()) >= put {
-                drop(state);
-                self.wake_joiners();
-            }
+            self.tasks.discard(items.len(), &self.hot.put_total);
             Some(items)
         } else {
             None
@@ -247,97 +225,8 @@ impl<P: Policy> Core<P> {
         drop(discarded);
     }
 
-    /// Marks one task done; fails, changing nothing, if every item put is
-    /// already done.
-    fn task_done_inner(&self) -> Result<(), TaskDoneError> {
-        let mut done = self.done_total.load(Ordering::Relaxed);
-        loop {
-            // `put_total` may be stale here (other threads' recent puts not
-            // yet visible); it is never larger than the truth, so a stale
-            // value can only make this fall back to the exact check below.
-            let put = self.hot.put_total.load(Ordering::Acquire);
-            if done >= put {
-                return self.task_done_exact();
-            }
-            match self.done_total.compare_exchange_weak(
-                done,
-                done + 1,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    if done + 1 == put {
-                        self.wake_joiners();
-                    }
-                    return Ok(());
-                }
-                Err(now) => done = now,
-            }
-        }
-    }
-
-    /// `task_done` with `put_total` read under the mutex, where it is exact.
-    #[cold]
-    fn task_done_exact(&self) -> Result<(), TaskDoneError> {
-        let _state = self.hot.state.lock();
-        let put = self.hot.put_total.load(Ordering::Relaxed);
-        let mut done = self.done_total.load(Ordering::Acquire);
-        loop {
-            if done >= put {
-                return Err(TaskDoneError);
-            }
-            match self.done_total.compare_exchange_weak(
-                done,
-                done + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    if done + 1 == put {
-                        self.wake_joiners();
-                    }
-                    return Ok(());
-                }
-                Err(now) => done = now,
-            }
-        }
-    }
-
-    fn wake_joiners(&self) {
-        // Pairs with the fence in `join_until`: either the joiner sees the
-        // count at zero, or this sees the joiner queued.
-        fence(Ordering::SeqCst);
-        self.all_done.notify_all();
-    }
-
-    /// The exact number of unfinished tasks: `put_total` is read under the
-    /// mutex (exact), `done_total` may lag, which can only overstate.
-    fn unfinished_exact(&self) -> usize {
-        let _state = self.hot.state.lock();
-        let put = self.hot.put_total.load(Ordering::Relaxed);
-        put - self.done_total.load(Ordering::Acquire)
-    }
-
-    /// Returns whether every task was done before `deadline`.
     pub(crate) fn join_until(&self, deadline: Option<Instant>) -> bool {
-        loop {
-            if self.unfinished_exact() == 0 {
-                return true;
-            }
-            if deadline::has_passed(deadline) {
-                return false;
-            }
-            let waiter = self.all_done.enqueue();
-            fence(Ordering::SeqCst);
-            if self.unfinished_exact() == 0 {
-                // Notified or not, the count is zero: done.
-                let _ = waiter.cancel();
-                return true;
-            }
-            if waiter.wait(deadline) == WaitResult::TimedOut {
-                return self.unfinished_exact() == 0;
-            }
-        }
+        self.tasks.join_until(&self.hot.put_total, deadline)
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -349,9 +238,9 @@ impl<P: Policy> Core<P> {
     }
 }
 
-impl<P: Policy> TaskSink for Core<P> {
+impl<P> TaskSink for Core<P> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.task_done_inner()
+        self.tasks.task_done(&self.hot.put_total)
     }
 }
 
@@ -363,8 +252,7 @@ impl<P> Core<P> {
 
     /// A snapshot of the number of unfinished tasks.
     pub(crate) fn unfinished(&self) -> usize {
-        let done = self.done_total.load(Ordering::Acquire);
-        self.hot.put_total.load(Ordering::Acquire).saturating_sub(done)
+        self.tasks.unfinished(&self.hot.put_total)
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {

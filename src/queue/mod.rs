@@ -31,15 +31,18 @@
 //! [`TaskDoneError`]: crate::TaskDoneError
 
 pub(crate) mod core;
+pub(crate) mod fifo;
 pub(crate) mod policy;
 pub(crate) mod priority;
 mod task;
+pub(crate) mod tasks;
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use self::core::Core;
-use self::policy::{Fifo, Lifo};
+use self::fifo::FifoCore;
+use self::policy::Lifo;
 use self::priority::Priority;
 use crate::error::{GetError, PutError, ShutDown, TaskDoneError};
 use crate::internal::deadline;
@@ -49,11 +52,11 @@ pub use self::task::Task;
 macro_rules! queue_type {
     (
         $(#[$attr:meta])*
-        $name:ident, $policy:ident, [$($bound:tt)*], $order:literal
+        $name:ident, $core:ty, [$($bound:tt)*], $order:literal
     ) => {
         $(#[$attr])*
         pub struct $name<T> {
-            core: Core<$policy<T>>,
+            core: $core,
         }
 
         impl<T: $($bound)*> $name<T> {
@@ -67,7 +70,7 @@ macro_rules! queue_type {
             /// assert_eq!(q.capacity(), None);
             /// ```
             pub fn new() -> Self {
-                $name { core: Core::new(None) }
+                $name { core: <$core>::new(None) }
             }
 
             #[doc = concat!("Creates a ", $order, " queue holding at most `capacity` items; `put` blocks while it is full.")]
@@ -89,7 +92,7 @@ macro_rules! queue_type {
             /// assert!(q.try_put(2).is_err());
             /// ```
             pub fn bounded(capacity: usize) -> Self {
-                $name { core: Core::new(Some(capacity)) }
+                $name { core: <$core>::new(Some(capacity)) }
             }
 
             /// Puts `item`, blocking while the queue is full.
@@ -284,7 +287,7 @@ macro_rules! queue_type {
             /// assert!(q.task_done().is_err());
             /// ```
             pub fn task_done(&self) -> Result<(), TaskDoneError> {
-                core::TaskSink::task_done(&self.core)
+                tasks::TaskSink::task_done(&self.core)
             }
 
             /// Blocks until every item put has been marked done
@@ -502,7 +505,7 @@ queue_type! {
     ///     jobs.shutdown(); // the workers' `get_task` fails and they exit
     /// });
     /// ```
-    Queue, Fifo, [Sized], "first-in, first-out"
+    Queue, FifoCore<T>, [Sized], "first-in, first-out"
 }
 
 queue_type! {
@@ -519,7 +522,7 @@ queue_type! {
     /// assert_eq!(q.get(), Ok(3));
     /// assert_eq!(q.get(), Ok(2));
     /// ```
-    LifoQueue, Lifo, [Sized], "last-in, first-out"
+    LifoQueue, Core<Lifo<T>>, [Sized], "last-in, first-out"
 }
 
 queue_type! {
@@ -542,5 +545,5 @@ queue_type! {
     /// assert_eq!(q.get().unwrap().1, "fix outage");
     /// assert_eq!(q.get().unwrap().1, "answer mail"); // (2, "answer mail") < (2, "write report")
     /// ```
-    PriorityQueue, Priority, [Ord], "smallest-first"
+    PriorityQueue, Core<Priority<T>>, [Ord], "smallest-first"
 }

@@ -1,8 +1,6 @@
-//! The ordering policies the queue core is generic over: which item a get
-//! returns. FIFO is a `VecDeque`, LIFO a `Vec`, priority a binary heap
-//! (`priority.rs`).
-
-use std::collections::VecDeque;
+//! The ordering policies the single-lock core is generic over: which item a
+//! get returns. LIFO is a `Vec`, priority a binary heap (`priority.rs`);
+//! FIFO has its own two-lock core (`fifo.rs`).
 
 /// What every container answers without knowing how to order its items
 /// (so `Debug` and `len` need no `Ord`).
@@ -24,36 +22,6 @@ pub(crate) trait Policy: Stored + Default {
     /// after releasing the mutex).
     fn take_all(&mut self) -> Self {
         std::mem::take(self)
-    }
-}
-
-/// First in, first out.
-pub(crate) struct Fifo<T>(VecDeque<T>);
-
-impl<T> Default for Fifo<T> {
-    fn default() -> Self {
-        Fifo(VecDeque::new())
-    }
-}
-
-impl<T> Stored for Fifo<T> {
-    #[inline]
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl<T> Policy for Fifo<T> {
-    type Item = T;
-
-    #[inline]
-    fn push(&mut self, item: T) {
-        self.0.push_back(item);
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
     }
 }
 

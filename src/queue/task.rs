@@ -4,7 +4,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
-use super::core::TaskSink;
+use super::tasks::TaskSink;
 
 /// An item from [`get_task`](crate::Queue::get_task) that calls
 /// `task_done` for it when dropped, even while unwinding from a panic, so a
