@@ -365,6 +365,33 @@ impl<T: fmt::Debug> fmt::Debug for RLock<T> {
 /// guard.set(guard.get() + 1);
 /// assert_eq!(guard.get(), 2);
 /// ```
+///
+/// A guard cannot move to another thread (the scoped thread rules out
+/// every other reason for this not to compile; with `drop(guard)` on this
+/// thread instead of in the closure, it compiles):
+///
+/// ```compile_fail,E0277
+/// let lock = threadkit::RLock::new(0);
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard));
+/// });
+/// ```
+///
+/// Guards give `&T` only, since another guard of the same thread may be
+/// reading the value; neither assignment nor a `&mut` method compiles:
+///
+/// ```compile_fail,E0594
+/// let lock = threadkit::RLock::new(0);
+/// let mut guard = lock.lock();
+/// *guard = 1;
+/// ```
+///
+/// ```compile_fail,E0596
+/// let lock = threadkit::RLock::new(Vec::new());
+/// let mut guard = lock.lock();
+/// guard.push(1);
+/// ```
 #[must_use = "if unused the lock will immediately unlock"]
 pub struct RLockGuard<'a, T> {
     rlock: &'a RLock<T>,
