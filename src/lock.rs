@@ -254,6 +254,18 @@ impl<T: fmt::Debug> fmt::Debug for Lock<T> {
 /// guard.push('b');
 /// assert_eq!(*guard, "ab");
 /// ```
+///
+/// A guard cannot move to another thread (the scoped thread rules out
+/// every other reason for this not to compile; with `drop(guard)` on this
+/// thread instead of in the closure, it compiles):
+///
+/// ```compile_fail,E0277
+/// let lock = threadkit::Lock::new(0);
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard));
+/// });
+/// ```
 #[must_use = "if unused the lock will immediately unlock"]
 pub struct LockGuard<'a, T> {
     lock: &'a Lock<T>,

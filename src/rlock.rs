@@ -365,6 +365,33 @@ impl<T: fmt::Debug> fmt::Debug for RLock<T> {
 /// guard.set(guard.get() + 1);
 /// assert_eq!(guard.get(), 2);
 /// ```
+///
+/// A guard cannot move to another thread (the scoped thread rules out
+/// every other reason for this not to compile; with `drop(guard)` on this
+/// thread instead of in the closure, it compiles):
+///
+/// ```compile_fail,E0277
+/// let lock = threadkit::RLock::new(0);
+/// let guard = lock.lock();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard));
+/// });
+/// ```
+///
+/// Guards give `&T` only, since another guard of the same thread may be
+/// reading the value; neither assignment nor a `&mut` method compiles:
+///
+/// ```compile_fail,E0594
+/// let lock = threadkit::RLock::new(0);
+/// let mut guard = lock.lock();
+/// *guard = 1;
+/// ```
+///
+/// ```compile_fail,E0596
+/// let lock = threadkit::RLock::new(Vec::new());
+/// let mut guard = lock.lock();
+/// guard.push(1);
+/// ```
 #[must_use = "if unused the lock will immediately unlock"]
 pub struct RLockGuard<'a, T> {
     rlock: &'a RLock<T>,
@@ -431,5 +458,66 @@ impl<T: fmt::Debug> fmt::Debug for RLockGuard<'_, T> {
 impl<T: fmt::Display> fmt::Display for RLockGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::panic::{self, AssertUnwindSafe};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Sets the calling thread's hold count, as if it had locked `levels`
+    /// times (reaching `usize::MAX` honestly would take centuries).
+    fn set_count<T>(lock: &RLock<T>, levels: usize) {
+        assert!(lock.is_owned_by_current_thread());
+        // SAFETY: this thread owns the lock, so `count` is ours.
+        lock.count.with_mut(|c| unsafe { *c = levels });
+    }
+
+    #[test]
+    #[should_panic(expected = "hold count overflow")]
+    fn lock_past_usize_max_panics() {
+        let lock = RLock::new(());
+        let _guard = lock.lock();
+        set_count(&lock, usize::MAX);
+        let _again = lock.lock();
+    }
+
+    #[test]
+    #[should_panic(expected = "hold count overflow")]
+    fn try_lock_past_usize_max_panics() {
+        let lock = RLock::new(());
+        let _guard = lock.lock();
+        set_count(&lock, usize::MAX);
+        let _again = lock.try_lock();
+    }
+
+    #[test]
+    fn overflow_leaves_the_count_unchanged() {
+        let lock = RLock::new(());
+        let guard = lock.lock();
+        set_count(&lock, usize::MAX);
+        for attempt in 0..3 {
+            let caught = panic::catch_unwind(AssertUnwindSafe(|| match attempt {
+                0 => drop(lock.lock()),
+                1 => drop(lock.try_lock()),
+                _ => drop(lock.try_lock_for(Duration::from_millis(1))),
+            }));
+            let message = caught.expect_err("overflow panics");
+            let message = match message.downcast_ref::<String>() {
+                Some(owned) => owned.as_str(),
+                None => message.downcast_ref::<&str>().copied().unwrap_or_default(),
+            };
+            assert!(message.contains("hold count overflow"), "{message}");
+            assert_eq!(lock.hold_count(), usize::MAX);
+            assert!(lock.is_owned_by_current_thread());
+        }
+        // One level below the limit, the lock works and releases normally.
+        set_count(&lock, 1);
+        drop(guard);
+        assert!(!lock.is_locked());
+        assert_eq!(lock.hold_count(), 0);
     }
 }
