@@ -260,8 +260,13 @@ impl<T> FifoCore<T> {
                 continue;
             }
             let waiter = self.not_empty.enqueue();
-            loom_sc_fence();
-            if self.count.load(Ordering::SeqCst) > 0 || self.shutdown.load(Ordering::SeqCst) {
+            if !cfg!(feature = "_broken_fifo_fence") {
+                loom_sc_fence();
+            }
+            let recheck = !cfg!(feature = "_broken_fifo_recheck");
+            if recheck
+                && (self.count.load(Ordering::SeqCst) > 0 || self.shutdown.load(Ordering::SeqCst))
+            {
                 let _ = waiter.cancel();
                 continue;
             }
