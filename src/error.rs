@@ -215,16 +215,37 @@ impl Error for TaskDoneError {}
 /// let err = acquire((&a,)).unwrap_err();   // `a` is ordered before `b`
 /// assert_eq!(err.held(), &[b.key()]);
 /// assert_eq!(err.requested(), &[a.key()]);
+/// // The message names both locks.
+/// let msg = err.to_string();
+/// assert!(msg.contains(&format!("cannot take {:?} while holding {:?}", a.key(), b.key())));
 /// drop(outer);
+/// assert!(acquire((&a,)).is_ok());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct LockOrderError {
     pub(crate) held: Box<[LockKey]>,
     pub(crate) requested: Box<[LockKey]>,
+    pub(crate) conflict: Conflict,
+}
+
+/// Which rule a refused [`acquire`](crate::acquire) call broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Conflict {
+    /// `lowest`, the lowest-ordered lock requested (leaving out `RLock`s
+    /// this thread already owns), is not above `highest_held`, the
+    /// highest-ordered lock this thread holds through `acquire`.
+    Order { lowest: LockKey, highest_held: LockKey },
+    /// This non-reentrant `Lock` was named more than once.
+    Duplicate(LockKey),
 }
 
 impl LockOrderError {
-    /// The locks this thread already held through `acquire`, in acquisition order.
+    /// The locks this thread already held through `acquire` when the call
+    /// was refused, lowest key first (which is the order they were taken
+    /// in, since `acquire` only goes up the order): one entry per lock per
+    /// live [`Ordered`](crate::Ordered) that holds it, so an `RLock`
+    /// re-entered through a second call appears twice. Locks taken directly
+    /// with `.lock()` are not listed.
     ///
     /// # Examples
     ///
@@ -238,7 +259,9 @@ impl LockOrderError {
         &self.held
     }
 
-    /// The locks of the refused call, in the order the caller named them.
+    /// The locks of the refused call, in the order the caller named them
+    /// (all of them, including `RLock`s left out of the check because this
+    /// thread already owns them).
     ///
     /// # Examples
     ///
@@ -258,18 +281,28 @@ impl fmt::Debug for LockOrderError {
         f.debug_struct("LockOrderError")
             .field("held", &self.held)
             .field("requested", &self.requested)
+            .field("conflict", &self.conflict)
             .finish()
     }
 }
 
 impl fmt::Display for LockOrderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "lock order violation: requested {:?} while holding {:?}; \
-             every lock requested must be above every lock held",
-            self.requested, self.held
-        )
+        match self.conflict {
+            Conflict::Order { lowest, highest_held } => write!(
+                f,
+                "lock order violation: cannot take {lowest:?} while holding {highest_held:?} \
+                 (requested {:?}, held through acquire {:?}); every lock requested must be \
+                 above every lock held",
+                self.requested, self.held
+            ),
+            Conflict::Duplicate(key) => write!(
+                f,
+                "lock order violation: the Lock {key:?} is named twice in one call \
+                 (requested {:?}, held through acquire {:?}); taking it twice would deadlock",
+                self.requested, self.held
+            ),
+        }
     }
 }
 
