@@ -82,8 +82,11 @@ impl Shape {
 }
 
 /// Capacity `None` is unbounded.
-const CAPACITIES: [(Option<usize>, &str, u64); 3] =
-    [(None, "unbounded_1M", MANY), (Some(1024), "bounded1024_1M", MANY), (Some(1), "bounded1_100k", FEW)];
+const CAPACITIES: [(Option<usize>, &str, u64); 3] = [
+    (None, "unbounded_1M", MANY),
+    (Some(1024), "bounded1024_1M", MANY),
+    (Some(1), "bounded1_100k", FEW),
+];
 
 /// The item a producer sends as its `i`th: spread out, so a priority queue
 /// has ordering work to do.
@@ -300,18 +303,32 @@ fn fifo(c: &mut Criterion) {
                             Some(n) => {
                                 let (tx, rx) = mpsc::sync_channel(n);
                                 let rx = Mutex::new(rx); // taken once, by the one consumer
-                                transfer(shape, items, |v| tx.send(v).unwrap(), |_, n| {
-                                    let rx = rx.lock();
-                                    (0..n).map(|_| rx.recv().unwrap()).fold(0, u64::wrapping_add)
-                                })
+                                transfer(
+                                    shape,
+                                    items,
+                                    |v| tx.send(v).unwrap(),
+                                    |_, n| {
+                                        let rx = rx.lock();
+                                        (0..n)
+                                            .map(|_| rx.recv().unwrap())
+                                            .fold(0, u64::wrapping_add)
+                                    },
+                                )
                             }
                             None => {
                                 let (tx, rx) = mpsc::channel();
                                 let rx = Mutex::new(rx);
-                                transfer(shape, items, |v| tx.send(v).unwrap(), |_, n| {
-                                    let rx = rx.lock();
-                                    (0..n).map(|_| rx.recv().unwrap()).fold(0, u64::wrapping_add)
-                                })
+                                transfer(
+                                    shape,
+                                    items,
+                                    |v| tx.send(v).unwrap(),
+                                    |_, n| {
+                                        let rx = rx.lock();
+                                        (0..n)
+                                            .map(|_| rx.recv().unwrap())
+                                            .fold(0, u64::wrapping_add)
+                                    },
+                                )
                             }
                         })
                     })
@@ -347,7 +364,9 @@ fn lifo_and_priority(c: &mut Criterion) {
                 })
             });
             g.bench_function("pl_mutex_condvar", |b| {
-                b.iter_custom(|iters| repeat(iters, || pl_transfer::<Vec<u64>>(shape, capacity, items)))
+                b.iter_custom(|iters| {
+                    repeat(iters, || pl_transfer::<Vec<u64>>(shape, capacity, items))
+                })
             });
             g.finish();
 
@@ -365,7 +384,9 @@ fn lifo_and_priority(c: &mut Criterion) {
             });
             g.bench_function("pl_mutex_condvar", |b| {
                 b.iter_custom(|iters| {
-                    repeat(iters, || pl_transfer::<BinaryHeap<Reverse<u64>>>(shape, capacity, items))
+                    repeat(iters, || {
+                        pl_transfer::<BinaryHeap<Reverse<u64>>>(shape, capacity, items)
+                    })
                 })
             });
             g.finish();

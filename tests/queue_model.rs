@@ -268,7 +268,11 @@ fn put_outcome(r: Result<(), PutError<Item>>) -> PutOutcome {
     }
 }
 
-fn run<Q: ModelQueue>(kind: Kind, capacity: Option<usize>, ops: &[Op]) -> Result<(), TestCaseError> {
+fn run<Q: ModelQueue>(
+    kind: Kind,
+    capacity: Option<usize>,
+    ops: &[Op],
+) -> Result<(), TestCaseError> {
     let live = Rc::new(Cell::new(0isize));
     let q = Q::make(capacity);
     let mut m = Model { kind, items: Vec::new(), capacity, shutdown: false, unfinished: 0 };

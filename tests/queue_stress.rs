@@ -113,9 +113,10 @@ macro_rules! stress {
                 "join returned before all the work was done"
             );
             q.shutdown();
-            consumers.into_iter().map(|c| c.join().unwrap()).fold((0, 0), |(c, s), (c2, s2)| {
-                (c + c2, s + s2)
-            })
+            consumers
+                .into_iter()
+                .map(|c| c.join().unwrap())
+                .fold((0, 0), |(c, s), (c2, s2)| (c + c2, s + s2))
         });
         assert_eq!(count, PRODUCERS * items);
         assert_eq!(sum, expected_sum(items));
