@@ -1,10 +1,447 @@
-//! Loom models for the queues (scratch; the full suite is being written).
+//! Loom models of the queues: 2-3 threads, capacities of 1-2, each model
+//! checking one invariant.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     cargo test --release --target-dir target/loom --test loom_queue
+//! ```
 #![cfg(loom)]
 
 use loom::sync::Arc;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
-use threadkit::Queue;
+use std::time::Duration;
 
+use threadkit::loom_support::{LoomTimeouts, set_loom_timeouts};
+use threadkit::{GetError, PutError, Queue, ShutDown};
+
+/// A timeout loom never lets pass by itself: under `Expire` it may expire
+/// at any point, under `Never` it does not.
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs `f` as a model with timed waits that never expire.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    set_loom_timeouts(LoomTimeouts::Never);
+    loom::model(f);
+}
+
+/// Runs `f` as a model in which every timed wait may expire.
+fn model_expiring(f: impl Fn() + Sync + Send + 'static) {
+    set_loom_timeouts(LoomTimeouts::Expire);
+    loom::model(f);
+    set_loom_timeouts(LoomTimeouts::Never);
+}
+
+// --- items and wakeups --------------------------------------------------------
+
+/// Capacity 1: the second put blocks until the get; the getter may block
+/// until a put. Both items arrive, in order.
+#[test]
+fn capacity_one_handoff_loses_nothing() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let producer = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.put(1).unwrap();
+                q.put(2).unwrap();
+            })
+        };
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Ok(2));
+        producer.join().unwrap();
+        assert!(q.is_empty());
+    });
+}
+
+/// Two blocked getters, two puts: notify_one must reach both getters
+/// (a getter that finds its item taken waits again).
+#[test]
+fn two_blocked_getters_both_served() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || q.get().unwrap())
+            })
+            .collect();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let mut got: Vec<i32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// Two blocked putters on a full queue of capacity 1, two gets: both items
+/// get in.
+#[test]
+fn two_blocked_putters_both_served() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.put(0).unwrap();
+        let putters: Vec<_> = (1..=2)
+            .map(|i| {
+                let q = q.clone();
+                thread::spawn(move || q.put(i).unwrap())
+            })
+            .collect();
+        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+        for p in putters {
+            p.join().unwrap();
+        }
+        got.push(q.try_get().unwrap());
+        got.sort();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+// --- task_done / join -----------------------------------------------------------
+
+/// `join` returns exactly when the last task is done: the work counter is
+/// complete when it returns.
+#[test]
+fn join_returns_after_the_last_task_done() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        let work = Arc::new(AtomicUsize::new(0));
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let worker = {
+            let (q, work) = (q.clone(), work.clone());
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    let task = q.get_task().unwrap();
+                    work.fetch_add(*task, Ordering::Relaxed);
+                } // each Task drops: task_done
+            })
+        };
+        q.join();
+        assert_eq!(work.load(Ordering::Relaxed), 3);
+        assert_eq!(q.unfinished_tasks(), 0);
+        worker.join().unwrap();
+    });
+}
+
+/// Two workers on a queue of capacity 1 that the main thread fills as room
+/// comes: `join` returns only once both items' work is counted.
+#[test]
+fn two_workers_join_counts_all_work() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let work = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, work) = (q.clone(), work.clone());
+                thread::spawn(move || {
+                    let task = q.get_task().unwrap();
+                    work.fetch_add(*task, Ordering::Relaxed);
+                })
+            })
+            .collect();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        q.join();
+        assert_eq!(work.load(Ordering::Relaxed), 3);
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// `task_done` racing two joiners: both return, and only after it.
+#[test]
+fn task_done_races_join() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        let done = Arc::new(AtomicBool::new(false));
+        q.put(1).unwrap();
+        q.get().unwrap();
+        let finisher = {
+            let (q, done) = (q.clone(), done.clone());
+            thread::spawn(move || {
+                done.store(true, Ordering::Relaxed);
+                q.task_done().unwrap();
+            })
+        };
+        let joiner = {
+            let (q, done) = (q.clone(), done.clone());
+            thread::spawn(move || {
+                q.join();
+                assert!(done.load(Ordering::Relaxed));
+            })
+        };
+        q.join();
+        assert!(done.load(Ordering::Relaxed));
+        joiner.join().unwrap();
+        finisher.join().unwrap();
+        assert_eq!(q.task_done(), Err(threadkit::TaskDoneError));
+    });
+}
+
+/// A timed join racing the last `task_done`: `true` only if the task is
+/// done; and a timed-out join leaves nothing behind (a later `join`
+/// returns).
+#[test]
+fn timed_join_races_task_done() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::new());
+        q.put(1).unwrap();
+        q.get().unwrap();
+        let finisher = {
+            let q = q.clone();
+            thread::spawn(move || q.task_done().unwrap())
+        };
+        if q.join_timeout(TIMEOUT) {
+            assert_eq!(q.unfinished_tasks(), 0);
+        }
+        finisher.join().unwrap();
+        q.join();
+    });
+}
+
+// --- shutdown -------------------------------------------------------------------
+
+/// `shutdown` wakes every blocked getter with `ShutDown`.
+#[test]
+fn shutdown_wakes_blocked_getters() {
+    model(|| {
+        let q = Arc::new(Queue::<u8>::new());
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || q.get())
+            })
+            .collect();
+        q.shutdown();
+        for g in getters {
+            assert_eq!(g.join().unwrap(), Err(ShutDown(())));
+        }
+    });
+}
+
+/// `shutdown` wakes every blocked putter with its item; the item queued
+/// before is still handed out.
+#[test]
+fn shutdown_wakes_blocked_putters() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.put(0).unwrap();
+        let putters: Vec<_> = (1..=2)
+            .map(|i| {
+                let q = q.clone();
+                thread::spawn(move || (i, q.put(i)))
+            })
+            .collect();
+        q.shutdown();
+        for p in putters {
+            let (i, r) = p.join().unwrap();
+            assert_eq!(r, Err(ShutDown(i)));
+        }
+        assert_eq!(q.get(), Ok(0));
+        assert_eq!(q.get(), Err(ShutDown(())));
+    });
+}
+
+/// `shutdown` racing a put and a get: an item that got in is handed out or
+/// still queued, never lost; a getter fails only once the queue is shut
+/// down and empty.
+#[test]
+fn shutdown_races_put_and_get() {
+    model(|| {
+        let q = Arc::new(Queue::bounded(1));
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(7).is_ok())
+        };
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        q.shutdown();
+        let put = putter.join().unwrap();
+        let got = getter.join().unwrap();
+        let left = q.try_get();
+        match (put, got) {
+            (true, Ok(7)) => assert_eq!(left, Err(GetError::ShutDown)),
+            (true, Err(_)) => assert_eq!(left, Ok(7)),
+            (false, got) => {
+                assert_eq!(got, Err(ShutDown(())));
+                assert_eq!(left, Err(GetError::ShutDown));
+            }
+            (true, Ok(other)) => panic!("got {other}"),
+        }
+    });
+}
+
+/// `shutdown_immediate` with an item handed out: `join` waits for its
+/// `task_done`, and the discarded item counts as done.
+#[test]
+fn shutdown_immediate_join_waits_for_handed_out_item() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        let done = Arc::new(AtomicBool::new(false));
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        assert_eq!(q.get(), Ok(1));
+        let shutter = {
+            let q = q.clone();
+            thread::spawn(move || q.shutdown_immediate())
+        };
+        let worker = {
+            let (q, done) = (q.clone(), done.clone());
+            thread::spawn(move || {
+                done.store(true, Ordering::Relaxed);
+                q.task_done().unwrap();
+            })
+        };
+        q.join();
+        assert!(done.load(Ordering::Relaxed));
+        assert!(q.is_empty());
+        shutter.join().unwrap();
+        worker.join().unwrap();
+        assert_eq!(q.unfinished_tasks(), 0);
+    });
+}
+
+/// `shutdown_immediate` wakes a thread blocked in `join` on items nobody
+/// took.
+#[test]
+fn shutdown_immediate_wakes_join() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        q.put(1).unwrap();
+        let joiner = {
+            let q = q.clone();
+            thread::spawn(move || q.join())
+        };
+        q.shutdown_immediate();
+        joiner.join().unwrap();
+        assert_eq!(q.unfinished_tasks(), 0);
+    });
+}
+
+// --- timeouts ---------------------------------------------------------------------
+
+/// A timed get racing a put never loses the item: either the getter has it,
+/// or it timed out and the item is still queued.
+#[test]
+fn timed_get_races_put() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::new());
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get_timeout(TIMEOUT))
+        };
+        q.put(1).unwrap();
+        match getter.join().unwrap() {
+            Ok(item) => {
+                assert_eq!(item, 1);
+                assert!(q.is_empty());
+            }
+            Err(e) => {
+                assert_eq!(e, GetError::Empty);
+                assert_eq!(q.try_get(), Ok(1));
+            }
+        }
+    });
+}
+
+/// A timed put racing a get on a full queue: either the item got in, or it
+/// came back with `Full` and is not queued.
+#[test]
+fn timed_put_races_get() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.put(0).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put_timeout(1, TIMEOUT))
+        };
+        assert_eq!(q.get(), Ok(0));
+        match putter.join().unwrap() {
+            Ok(()) => assert_eq!(q.try_get(), Ok(1)),
+            Err(e) => {
+                assert!(matches!(e, PutError::Full(1)));
+                assert!(q.is_empty());
+            }
+        }
+    });
+}
+
+/// A timed getter and a blocking getter, one put: if the timed getter gives
+/// up, the put's wakeup reaches the blocking getter (loom reports a
+/// deadlock if it is lost).
+#[test]
+fn timed_getter_passes_on_the_wakeup() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::new());
+        let timed = {
+            let q = q.clone();
+            thread::spawn(move || q.get_timeout(TIMEOUT).ok())
+        };
+        let blocking = {
+            let q = q.clone();
+            thread::spawn(move || q.get().unwrap())
+        };
+        q.put(1).unwrap();
+        if timed.join().unwrap().is_some() {
+            q.put(2).unwrap(); // the blocking getter's item
+            assert_eq!(blocking.join().unwrap(), 2);
+        } else {
+            assert_eq!(blocking.join().unwrap(), 1);
+        }
+        assert!(q.is_empty());
+    });
+}
+
+/// A timed putter and a blocking putter on a full queue, one get: if the
+/// timed putter gives up, the room goes to the blocking putter.
+#[test]
+fn timed_putter_passes_on_the_room() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::bounded(1));
+        q.put(0).unwrap();
+        let timed = {
+            let q = q.clone();
+            thread::spawn(move || q.put_timeout(1, TIMEOUT).is_ok())
+        };
+        let blocking = {
+            let q = q.clone();
+            thread::spawn(move || q.put(2).unwrap())
+        };
+        assert_eq!(q.get(), Ok(0));
+        let timed_in = timed.join().unwrap();
+        let mut got = vec![q.get().unwrap()];
+        blocking.join().unwrap();
+        if timed_in {
+            got.push(q.get().unwrap());
+        }
+        got.sort();
+        assert_eq!(got, if timed_in { vec![1, 2] } else { vec![2] });
+        assert!(q.is_empty());
+    });
+}
+
+/// A timed get racing `shutdown`: it ends with `ShutDown` or `Empty`, never
+/// hangs or hands out anything.
+#[test]
+fn timed_get_races_shutdown() {
+    model_expiring(|| {
+        let q = Arc::new(Queue::<u8>::new());
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get_timeout(TIMEOUT))
+        };
+        q.shutdown();
+        let r = getter.join().unwrap();
+        assert!(matches!(r, Err(GetError::ShutDown | GetError::Empty)), "{r:?}");
+    });
+}
+
+/// Three items through capacity 1: crosses internal block boundaries of the
+/// FIFO core (blocks are two slots under loom).
 #[test]
 fn fifo_blocking_handoff_crosses_blocks() {
     loom::model(|| {
