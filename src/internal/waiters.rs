@@ -204,6 +204,13 @@ impl WaitQueue {
         self.notify_slow(usize::MAX)
     }
 
+    /// Whether any thread is queued, read with the ordering of
+    /// [`notify_one_sc`](Self::notify_one_sc).
+    #[inline]
+    pub(crate) fn has_waiters_sc(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) != 0
+    }
+
     /// Whether any thread is queued (a snapshot).
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiting.load(Ordering::Relaxed) != 0

@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Instant;
 
 use super::policy::Policy;
-use super::tasks::{TaskCount, TaskSink, count_put};
+use super::tasks::{TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
@@ -24,8 +24,10 @@ struct State<P> {
 /// What puts and gets touch on every call, on one cache line.
 struct Hot<P> {
     state: Mutex<State<P>>,
-    /// Items ever put, written only under `state`'s mutex (see `tasks`).
+    /// Items ever put and ever taken, written only under `state`'s mutex
+    /// (see `tasks.rs`).
     put_total: AtomicUsize,
+    taken_total: AtomicUsize,
     /// The number of queued items, stored under the mutex after every
     /// change and read without it by threads spinning for an item or for
     /// room, and by `len`.
@@ -61,6 +63,7 @@ impl<P: Policy> Core<P> {
             hot: CachePadded::new(Hot {
                 state: Mutex::new(State { items: P::default(), shutdown: false }),
                 put_total: AtomicUsize::new(0),
+                taken_total: AtomicUsize::new(0),
                 len_hint: AtomicUsize::new(0),
             }),
             tasks: TaskCount::new(),
@@ -142,7 +145,7 @@ impl<P: Policy> Core<P> {
         hot.len_hint.store(state.items.len(), Ordering::Relaxed);
         // Counted before the item can be gotten (both under the mutex), so
         // a getter's `task_done` always finds its item counted.
-        count_put(&hot.put_total);
+        bump(&hot.put_total, Ordering::Release);
         drop(state);
         self.not_empty.notify_one();
         Ok(())
@@ -201,6 +204,7 @@ impl<P: Policy> Core<P> {
         std::mem::forget(pass_on);
         if item.is_some() {
             self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
+            bump(&self.hot.taken_total, Ordering::Release);
         }
         item
     }
@@ -211,12 +215,18 @@ impl<P: Policy> Core<P> {
         state.shutdown = true;
         let discarded = if immediate {
             let items = state.items.take_all();
+            // Discarded items count as taken (and, below, as done).
+            let taken = self.hot.taken_total.load(Ordering::Relaxed) + items.len();
+            self.hot.taken_total.store(taken, Ordering::Release);
             self.hot.len_hint.store(0, Ordering::Relaxed);
-            self.tasks.discard(items.len(), &self.hot.put_total);
             Some(items)
         } else {
             None
         };
+        drop(state);
+        if let Some(items) = &discarded {
+            self.tasks.discard(items.len(), &self.hot.put_total);
+        }
         // Wake everyone before running any item's `Drop` (which may panic).
         self.not_empty.notify_all();
         self.not_full.notify_all();
@@ -240,7 +250,7 @@ impl<P: Policy> Core<P> {
 
 impl<P> TaskSink for Core<P> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.tasks.task_done(&self.hot.put_total)
+        self.tasks.task_done(&self.hot.taken_total, &self.hot.put_total)
     }
 }
 

@@ -2,40 +2,42 @@
 //!
 //! The single-lock design (`core.rs`) makes every put and every get fight
 //! over one mutex. Here producers and consumers have a lock each, as in
-//! Java's `LinkedBlockingQueue`, so a producer and a consumer never wait for
-//! each other; they meet only at `count`, one atomic.
+//! Java's `LinkedBlockingQueue`, so a producer and a consumer never wait
+//! for each other, and, unlike `LinkedBlockingQueue`, they share no counter
+//! either: they meet only at the slot being handed over, as in
+//! crossbeam-channel's list flavor.
 //!
 //! Items live in a linked list of fixed-size blocks. The producer side
-//! (the `tail` lock) writes the next slot and, when it fills a block, links
-//! a fresh one; the consumer side (the `head` lock) reads slots in order and
-//! frees each block once it has read the block's last slot. No slot is ever
-//! reused, so a bounded queue's capacity is purely a count: nothing is
+//! (the `tail` lock) writes the next slot, marks it ready, and, when it
+//! fills a block, links a fresh one first; the consumer side (the `head`
+//! lock) takes slots in order once they are ready and frees each block
+//! after taking its last slot. No slot is ever reused, so a bounded queue's
+//! capacity is only a count (`put_total - taken_total`): nothing is
 //! allocated up front, and `bounded(usize::MAX)` costs what `new()` costs.
 //!
 //! # Why it is sound
 //!
-//! - `count` is the number of written, untaken slots. A producer increments
-//!   it (under `tail`) only after writing the slot and, for a block's last
-//!   slot, after linking the next block; a consumer takes a slot only after
-//!   seeing `count > 0` with Acquire. So a consumer reads only slots whose
-//!   write (and whose block link) happens-before the read.
-//! - Consumers are serialized by `head`, producers by `tail`; every change
-//!   of `count` happens under one of the two, so a bounded producer's check
-//!   `count < capacity` cannot be invalidated by another producer, and
-//!   consumers only make more room.
-//! - A consumer frees a block only after reading its last slot, which was
-//!   published after the producer moved on to the next block, so no
+//! - A consumer reads a slot only after seeing its `ready` flag (Acquire),
+//!   which the producer sets (SeqCst, so at least Release) after writing
+//!   the value and, for a block's last slot, after linking the next block.
+//! - Consumers are serialized by `head`, producers by `tail`. Only
+//!   producers raise `put_total` and only consumers raise `taken_total`, so
+//!   a bounded producer's room check cannot be invalidated by another
+//!   producer, and consumers only make more room.
+//! - A consumer frees a block only after taking its last slot, which was
+//!   marked ready after the producer moved on to the next block, so no
 //!   producer still points at it.
 //!
 //! # Waiting without a shared lock
 //!
-//! A consumer that finds the queue empty registers on `not_empty` and then
-//! re-reads `count`; a producer increments `count` and then looks for
+//! A consumer that finds the head slot not ready registers on `not_empty`
+//! and then re-reads the flag; a producer sets the flag and then looks for
 //! waiters. All four accesses are `SeqCst`, so at least one side sees the
-//! other (the store-buffering case is impossible): no lost wakeup. The same
-//! holds for producers waiting for room on `not_full`, and for shutdown.
-//! loom treats `SeqCst` accesses as acquire/release only, so under loom the
-//! facade's `loom_sc_fence` adds the `SeqCst` fences that give loom the same
+//! other (store buffering is impossible between `SeqCst` accesses): no lost
+//! wakeup. The same holds for producers waiting for room on `not_full`
+//! (`taken_total` and its waiters) and for shutdown. loom treats `SeqCst`
+//! accesses as acquire/release only, so under loom the facade's
+//! `loom_sc_fence` adds the `SeqCst` fences that give loom the same
 //! guarantee; in normal builds it is a no-op.
 
 use std::fmt;
@@ -44,7 +46,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::time::Instant;
 
-use super::tasks::{TaskCount, TaskSink, count_put};
+use super::tasks::{TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
@@ -59,21 +61,30 @@ const BLOCK_CAP: usize = 32;
 #[cfg(loom)]
 const BLOCK_CAP: usize = 2;
 
+struct Slot<T> {
+    value: UnsafeCell<MaybeUninit<T>>,
+    /// Set once, by the producer, after `value` is written.
+    ready: AtomicBool,
+}
+
 struct Block<T> {
-    slots: [UnsafeCell<MaybeUninit<T>>; BLOCK_CAP],
+    slots: [Slot<T>; BLOCK_CAP],
     next: AtomicPtr<Block<T>>,
 }
 
 impl<T> Block<T> {
     fn alloc() -> *mut Block<T> {
         Box::into_raw(Box::new(Block {
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
+            slots: std::array::from_fn(|_| Slot {
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+                ready: AtomicBool::new(false),
+            }),
             next: AtomicPtr::new(ptr::null_mut()),
         }))
     }
 }
 
-/// A position in the block list: the next slot to write (tail) or read
+/// A position in the block list: the next slot to write (tail) or take
 /// (head).
 struct Cursor<T> {
     block: *mut Block<T>,
@@ -87,6 +98,9 @@ unsafe impl<T: Send> Send for Cursor<T> {}
 
 struct Tail<T> {
     at: Cursor<T>,
+    /// A lower bound of `taken_total`, re-read only when the queue looks
+    /// full, so a bounded put does not touch the consumers' line.
+    taken_seen: usize,
 }
 
 struct TailSide<T> {
@@ -95,11 +109,15 @@ struct TailSide<T> {
     put_total: AtomicUsize,
 }
 
+struct HeadSide<T> {
+    lock: Mutex<Cursor<T>>,
+    /// Items ever taken (gotten or discarded), written only under `lock`.
+    taken_total: AtomicUsize,
+}
+
 pub(crate) struct FifoCore<T> {
     tail: CachePadded<TailSide<T>>,
-    head: CachePadded<Mutex<Cursor<T>>>,
-    /// Written, untaken slots. Changed only under `tail` (+1) or `head` (-1).
-    count: CachePadded<AtomicUsize>,
+    head: CachePadded<HeadSide<T>>,
     /// Set under `tail`, so no put is in progress when it flips.
     shutdown: AtomicBool,
     /// `None`: unbounded.
@@ -117,11 +135,13 @@ impl<T> FifoCore<T> {
         let first = Block::alloc();
         FifoCore {
             tail: CachePadded::new(TailSide {
-                lock: Mutex::new(Tail { at: Cursor { block: first, index: 0 } }),
+                lock: Mutex::new(Tail { at: Cursor { block: first, index: 0 }, taken_seen: 0 }),
                 put_total: AtomicUsize::new(0),
             }),
-            head: CachePadded::new(Mutex::new(Cursor { block: first, index: 0 })),
-            count: CachePadded::new(AtomicUsize::new(0)),
+            head: CachePadded::new(HeadSide {
+                lock: Mutex::new(Cursor { block: first, index: 0 }),
+                taken_total: AtomicUsize::new(0),
+            }),
             shutdown: AtomicBool::new(false),
             capacity,
             tasks: TaskCount::new(),
@@ -131,23 +151,28 @@ impl<T> FifoCore<T> {
         }
     }
 
+    /// Whether a put may proceed. Called under `tail`; `order` is the
+    /// ordering of the re-read of `taken_total` when the cached bound says
+    /// full (`SeqCst` after registering as a waiter).
     #[inline]
-    fn room_at(&self, count: usize) -> bool {
-        self.capacity.is_none_or(|cap| count < cap)
+    fn has_room(&self, tail: &mut Tail<T>, order: Ordering) -> bool {
+        let Some(cap) = self.capacity else {
+            return true;
+        };
+        let put = self.tail.put_total.load(Ordering::Relaxed);
+        if put - tail.taken_seen < cap {
+            return true;
+        }
+        tail.taken_seen = self.head.taken_total.load(order);
+        put - tail.taken_seen < cap
     }
 
-    /// Spins briefly (never under loom) until `ready(count)`, holding no
-    /// lock: a handoff between running threads completes faster than
-    /// registering as a waiter and being woken.
+    /// Whether the slot at `head` holds an item. Called under `head`.
     #[inline]
-    fn spin_until(&self, ready: impl Fn(usize) -> bool) {
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            if ready(self.count.load(Ordering::Relaxed)) {
-                return;
-            }
-            backoff.snooze();
-        }
+    fn head_ready(head: &Cursor<T>, order: Ordering) -> bool {
+        // SAFETY: `head.block` is live: it is freed only by a consumer
+        // moving past it, under the `head` lock the caller holds.
+        unsafe { (*head.block).slots[head.index].ready.load(order) }
     }
 
     /// Puts `item`, blocking while full until `deadline` (`None`: forever).
@@ -166,22 +191,26 @@ impl<T> FifoCore<T> {
             if self.shutdown.load(Ordering::Relaxed) {
                 return Err(PutError::ShutDown(item));
             }
-            if self.room_at(self.count.load(Ordering::Acquire)) {
+            if self.has_room(&mut tail, Ordering::Acquire) {
                 break;
             }
             if !block || deadline::has_passed(deadline) {
                 return Err(PutError::Full(item));
             }
             if !spun {
+                // A handoff between running threads completes faster than
+                // registering and being woken. Other producers would wait
+                // for this same room anyway. (Never spins under loom.)
                 spun = true;
-                drop(tail);
-                self.spin_until(|count| self.room_at(count));
-                tail = self.tail.lock.lock();
+                let backoff = Backoff::new();
+                while !backoff.is_completed() && !self.has_room(&mut tail, Ordering::Acquire) {
+                    backoff.snooze();
+                }
                 continue;
             }
             let waiter = self.not_full.enqueue();
             loom_sc_fence();
-            if self.room_at(self.count.load(Ordering::SeqCst)) {
+            if self.has_room(&mut tail, Ordering::SeqCst) {
                 // Room appeared while registering. If a notify chose us in
                 // the meantime, we use the room it announced.
                 let _ = waiter.cancel();
@@ -194,7 +223,7 @@ impl<T> FifoCore<T> {
                 if self.shutdown.load(Ordering::Relaxed) {
                     return Err(PutError::ShutDown(item));
                 }
-                if !self.room_at(self.count.load(Ordering::Acquire)) {
+                if !self.has_room(&mut tail, Ordering::Acquire) {
                     return Err(PutError::Full(item));
                 }
                 break;
@@ -205,12 +234,12 @@ impl<T> FifoCore<T> {
         // allocating first also means nothing below can fail.
         let next = if at.index + 1 == BLOCK_CAP { Block::alloc() } else { ptr::null_mut() };
         // SAFETY: `at.block` is the live tail block (blocks are freed only
-        // after their last slot is read, and this slot is unwritten), and
-        // `tail` is held, so no other thread touches this slot until
-        // `count` publishes it below.
-        unsafe {
-            (*at.block).slots[at.index].with_mut(|slot| (*slot).write(item));
-        }
+        // after their last slot is taken, and this slot is not yet ready),
+        // and `tail` is held: no other thread touches this slot until its
+        // `ready` flag is set below.
+        let slot = unsafe { &(*at.block).slots[at.index] };
+        // SAFETY: as above; the slot is unwritten.
+        unsafe { slot.value.with_mut(|value| (*value).write(item)) };
         if next.is_null() {
             at.index += 1;
         } else {
@@ -221,8 +250,8 @@ impl<T> FifoCore<T> {
         }
         // Counted before it is published, so a getter's `task_done` always
         // finds its item counted.
-        count_put(&self.tail.put_total);
-        self.count.fetch_add(1, Ordering::SeqCst);
+        bump(&self.tail.put_total, Ordering::Release);
+        slot.ready.store(true, Ordering::SeqCst);
         drop(tail);
         loom_sc_fence();
         self.not_empty.notify_one_sc();
@@ -231,15 +260,14 @@ impl<T> FifoCore<T> {
 
     /// Gets an item, blocking while empty until `deadline`.
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<T, GetError> {
-        let mut head = self.head.lock();
+        let mut head = self.head.lock.lock();
         let mut spun = false;
         loop {
-            // Read the flag before the count: a shutdown seen here was set
+            // Read the flag before the slot: a shutdown seen here was set
             // after every put it follows had published its item.
             let shut = self.shutdown.load(Ordering::Acquire);
-            if self.count.load(Ordering::Acquire) > 0 {
-                // SAFETY: `head` is held and `count > 0` was read with
-                // Acquire.
+            if Self::head_ready(&head, Ordering::Acquire) {
+                // SAFETY: `head` is held and its slot is ready (Acquire).
                 let item = unsafe { self.take(&mut head) };
                 drop(head);
                 self.after_take();
@@ -253,10 +281,13 @@ impl<T> FifoCore<T> {
                 return Err(GetError::Empty);
             }
             if !spun {
+                // As in `put`: other consumers would wait for this same
+                // slot anyway. (Never spins under loom.)
                 spun = true;
-                drop(head);
-                self.spin_until(|count| count > 0);
-                head = self.head.lock();
+                let backoff = Backoff::new();
+                while !backoff.is_completed() && !Self::head_ready(&head, Ordering::Relaxed) {
+                    backoff.snooze();
+                }
                 continue;
             }
             let waiter = self.not_empty.enqueue();
@@ -265,17 +296,18 @@ impl<T> FifoCore<T> {
             }
             let recheck = !cfg!(feature = "_broken_fifo_recheck");
             if recheck
-                && (self.count.load(Ordering::SeqCst) > 0 || self.shutdown.load(Ordering::SeqCst))
+                && (Self::head_ready(&head, Ordering::SeqCst)
+                    || self.shutdown.load(Ordering::SeqCst))
             {
                 let _ = waiter.cancel();
                 continue;
             }
             drop(head);
             let result = waiter.wait(deadline);
-            head = self.head.lock();
+            head = self.head.lock.lock();
             if result == WaitResult::TimedOut {
                 let shut = self.shutdown.load(Ordering::Acquire);
-                if self.count.load(Ordering::Acquire) > 0 {
+                if Self::head_ready(&head, Ordering::Acquire) {
                     // SAFETY: as above.
                     let item = unsafe { self.take(&mut head) };
                     drop(head);
@@ -298,20 +330,22 @@ impl<T> FifoCore<T> {
     /// Takes the item at `head`.
     ///
     /// # Safety
-    /// The caller holds the `head` lock (owns `head`) and has seen
-    /// `count > 0` with Acquire ordering (or holds both locks).
+    /// The caller owns `head` (holds the `head` lock, or `&mut self`) and
+    /// has seen its slot ready with Acquire ordering.
     unsafe fn take(&self, head: &mut Cursor<T>) -> T {
         let block = head.block;
-        // SAFETY: `count > 0` (Acquire) means the slot at `head` was written
-        // and published, and only this consumer reads it; reading moves the
-        // item out, and the index advances below so it is read once.
-        let item = unsafe { (*block).slots[head.index].with(|slot| ptr::read(slot).assume_init()) };
+        // SAFETY: the slot is ready (Acquire), so its value was written and
+        // published, and only this consumer takes it; the index advances
+        // below, so it is read once.
+        let item = unsafe {
+            (*block).slots[head.index].value.with(|value| ptr::read(value).assume_init())
+        };
         if head.index + 1 == BLOCK_CAP {
             // SAFETY: `block` is live; the producer linked `next` before
-            // publishing this block's last slot, which we just read.
+            // marking this block's last slot ready, which we just took.
             let next = unsafe { (*block).next.load(Ordering::Acquire) };
             debug_assert!(!next.is_null(), "a full block is always linked");
-            // SAFETY: every slot of `block` has been read, the producer has
+            // SAFETY: every slot of `block` has been taken, the producer has
             // moved on to `next`, and `head` was the last cursor on it.
             drop(unsafe { Box::from_raw(block) });
             head.block = next;
@@ -319,7 +353,9 @@ impl<T> FifoCore<T> {
         } else {
             head.index += 1;
         }
-        self.count.fetch_sub(1, Ordering::SeqCst);
+        // SeqCst when producers may wait for room (see the module docs).
+        let order = if self.capacity.is_some() { Ordering::SeqCst } else { Ordering::Release };
+        bump(&self.head.taken_total, order);
         item
     }
 
@@ -327,22 +363,21 @@ impl<T> FifoCore<T> {
     pub(crate) fn shutdown(&self, immediate: bool) {
         let tail = self.tail.lock.lock();
         self.shutdown.store(true, Ordering::SeqCst);
-        let discarded = if immediate {
-            let mut head = self.head.lock();
-            // Both locks are held: `count` cannot change.
-            let n = self.count.load(Ordering::Acquire);
-            let mut items = Vec::with_capacity(n);
+        let mut discarded = Vec::new();
+        if immediate {
+            let mut head = self.head.lock.lock();
+            // Both locks are held: neither total can change.
+            let n = self.tail.put_total.load(Ordering::Relaxed)
+                - self.head.taken_total.load(Ordering::Relaxed);
+            discarded.reserve_exact(n);
             for _ in 0..n {
-                // SAFETY: both locks are held and `n` items are published.
-                items.push(unsafe { self.take(&mut head) });
+                // SAFETY: both locks are held and `n` slots are ready (their
+                // puts finished under `tail` before we took it).
+                discarded.push(unsafe { self.take(&mut head) });
             }
-            drop(head);
-            self.tasks.discard(n, &self.tail.put_total);
-            items
-        } else {
-            Vec::new()
-        };
+        }
         drop(tail);
+        self.tasks.discard(discarded.len(), &self.tail.put_total);
         // Wake everyone before running any item's `Drop` (which may panic).
         loom_sc_fence();
         self.not_empty.notify_all_sc();
@@ -360,12 +395,14 @@ impl<T> FifoCore<T> {
         self.shutdown.load(Ordering::Acquire)
     }
 
+    /// A snapshot of the number of queued items.
     pub(crate) fn len(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+        let taken = self.head.taken_total.load(Ordering::Acquire);
+        self.tail.put_total.load(Ordering::Acquire).saturating_sub(taken)
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        !self.room_at(self.len())
+        self.capacity.is_some_and(|cap| self.len() >= cap)
     }
 
     pub(crate) fn unfinished(&self) -> usize {
@@ -388,22 +425,22 @@ impl<T> FifoCore<T> {
 
 impl<T> TaskSink for FifoCore<T> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.tasks.task_done(&self.tail.put_total)
+        self.tasks.task_done(&self.head.taken_total, &self.tail.put_total)
     }
 }
 
 impl<T> Drop for FifoCore<T> {
     fn drop(&mut self) {
-        let head = self.head.get_mut();
-        let n = self.count.load(Ordering::Acquire);
-        let mut items = Vec::with_capacity(n);
+        let n = self.len();
+        let head = self.head.lock.get_mut();
         let mut at = Cursor { block: head.block, index: head.index };
+        let mut items = Vec::with_capacity(n);
         for _ in 0..n {
-            // SAFETY: `&mut self`: no other thread uses the queue; `n`
-            // items are published from `at` on.
+            // SAFETY: `&mut self`: no other thread uses the queue, and `n`
+            // slots from `at` on are ready.
             items.push(unsafe { self.take(&mut at) });
         }
-        // SAFETY: all items are read; the one block left is the tail block,
+        // SAFETY: every item is taken; the one block left is the tail block,
         // owned by the queue and referenced by no one else.
         drop(unsafe { Box::from_raw(at.block) });
         // Dropped last: if an item's `Drop` panics, the `Vec` still drops

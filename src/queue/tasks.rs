@@ -1,20 +1,28 @@
 //! Task accounting shared by both queue cores: Python's
-//! `unfinished_tasks`, kept as two monotonic counters so that neither `put`
-//! nor `task_done` needs a lock round trip.
+//! `unfinished_tasks`, kept as monotonic counters so that neither `put`,
+//! `get` nor `task_done` needs a lock round trip or touches the other
+//! side's cache lines.
 //!
 //! - `put_total` (owned by the core, next to the lock puts hold) counts
-//!   items ever put. It is written only under that lock, by a plain load
-//!   and store, so counting a put costs nothing beyond the cache line the
-//!   put already owns.
-//! - `done_total` (here, on the consumers' own cache line) counts tasks
-//!   marked done. Every increment is checked against `put_total`, so
-//!   `done_total <= put_total` always holds and `unfinished = put - done`.
+//!   items ever put, `taken_total` (next to the lock gets hold) items ever
+//!   taken. Each is written only under its lock, by a plain load and store.
+//! - `done_total` (here, on its own cache line) counts tasks marked done.
+//!   Every increment is checked to stay at or below `put_total`, so
+//!   `unfinished = put - done` never underflows.
 //!
-//! A plain load of `put_total` may return an older value (other threads'
-//! latest puts not yet visible); it is never larger than the truth, so it
-//! can only make a check fail. Before reporting an error, `task_done`
-//! re-reads `put_total` with a read-modify-write, which always sees the
-//! latest value.
+//! `task_done` checks against `taken_total` first: the consumer that calls
+//! it has just taken an item, so that line is in its cache, and almost
+//! every call passes there. Only a `task_done` for an item not yet taken
+//! (allowed, as in Python) falls back to `put_total`, read with a
+//! read-modify-write, which always sees the latest value.
+//!
+//! Joiners: a `task_done` looks for joiners with one load of a line only
+//! joiners write, and computes the exact count only if one is waiting.
+//! That load and the joiner's registration are `SeqCst`, as are the
+//! `done_total` update and the joiner's read of it, so either the joiner
+//! sees the count at zero or the last `task_done` sees the joiner (store
+//! buffering is impossible between `SeqCst` accesses; under loom the
+//! facade's `loom_sc_fence` provides the fences loom needs to see that).
 
 use std::time::Instant;
 
@@ -22,17 +30,19 @@ use crate::error::TaskDoneError;
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
 use crate::loom::CachePadded;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering, fence};
+use crate::loom::loom_sc_fence;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 
 /// `task_done` for whichever queue a [`Task`](super::Task) came from.
 pub(crate) trait TaskSink {
     fn task_done(&self) -> Result<(), TaskDoneError>;
 }
 
-/// Records one put. Call only under the lock that serializes puts.
+/// Adds one to a counter written only under one lock (`put_total`,
+/// `taken_total`), with a plain load and store: no read-modify-write.
 #[inline]
-pub(crate) fn count_put(put_total: &AtomicUsize) {
-    put_total.store(put_total.load(Ordering::Relaxed) + 1, Ordering::Release);
+pub(crate) fn bump(counter: &AtomicUsize, order: Ordering) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, order);
 }
 
 /// The latest value of `put_total` (a read-modify-write reads the last
@@ -53,28 +63,30 @@ impl TaskCount {
 
     /// Marks one task done; fails, changing nothing, if every item put is
     /// already done.
-    pub(crate) fn task_done(&self, put_total: &AtomicUsize) -> Result<(), TaskDoneError> {
+    pub(crate) fn task_done(
+        &self,
+        taken_total: &AtomicUsize,
+        put_total: &AtomicUsize,
+    ) -> Result<(), TaskDoneError> {
         let mut done = self.done_total.load(Ordering::Relaxed);
-        let mut put = put_total.load(Ordering::Acquire);
+        // A lower bound on the items put: checking against it is enough
+        // when the caller took the item it marks done.
+        let mut bound = taken_total.load(Ordering::Acquire);
         loop {
-            if done >= put {
-                put = latest(put_total);
-                if done >= put {
+            if done >= bound {
+                bound = latest(put_total);
+                if done >= bound {
                     return Err(TaskDoneError);
                 }
             }
             match self.done_total.compare_exchange_weak(
                 done,
                 done + 1,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    // `put` may lag: then this wakes joiners that find work
-                    // left and wait again; it never misses the last task.
-                    if done + 1 == put {
-                        self.wake_joiners();
-                    }
+                    self.wake_joiners_if_done(put_total);
                     return Ok(());
                 }
                 Err(now) => done = now,
@@ -89,15 +101,10 @@ impl TaskCount {
             return;
         }
         let put = latest(put_total);
-        let before = self
-            .done_total
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |done| {
-                Some(done.saturating_add(n).min(put))
-            })
-            .unwrap_or_else(|done| done);
-        if before < put && before.saturating_add(n) >= put {
-            self.wake_joiners();
-        }
+        let _ = self.done_total.fetch_update(Ordering::SeqCst, Ordering::Acquire, |done| {
+            Some(done.saturating_add(n).min(put))
+        });
+        self.wake_joiners_if_done(put_total);
     }
 
     /// A snapshot of the unfinished count.
@@ -109,15 +116,16 @@ impl TaskCount {
     /// The unfinished count, never understated: `put_total` is the latest
     /// value and `done_total` may only lag behind.
     fn unfinished_at_least(&self, put_total: &AtomicUsize) -> usize {
-        let done = self.done_total.load(Ordering::Acquire);
+        let done = self.done_total.load(Ordering::SeqCst);
         latest(put_total) - done
     }
 
-    fn wake_joiners(&self) {
-        // Pairs with the fence in `join_until`: either the joiner sees the
-        // count at zero, or this sees the joiner queued.
-        fence(Ordering::SeqCst);
-        self.all_done.notify_all();
+    /// After `done_total` grew: wakes the joiners if the count is zero.
+    fn wake_joiners_if_done(&self, put_total: &AtomicUsize) {
+        loom_sc_fence();
+        if self.all_done.has_waiters_sc() && self.unfinished_at_least(put_total) == 0 {
+            self.all_done.notify_all();
+        }
     }
 
     /// Returns whether every task was done before `deadline`.
@@ -130,7 +138,7 @@ impl TaskCount {
                 return false;
             }
             let waiter = self.all_done.enqueue();
-            fence(Ordering::SeqCst);
+            loom_sc_fence();
             if self.unfinished_at_least(put_total) == 0 {
                 // Notified or not, the count is zero: done.
                 let _ = waiter.cancel();
