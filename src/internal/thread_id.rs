@@ -15,11 +15,11 @@ use crate::loom::{fresh_id, thread_local};
 /// A value no thread ever has as its id.
 pub(crate) const NO_THREAD: u64 = 0;
 
+// `Cell<u64>` has no destructor, so the slot stays readable while other
+// thread-locals are being destroyed: threadkit works from `Drop` impls run
+// at thread exit (parking_lot#37).
+#[cfg(not(loom))]
 thread_local! {
-    // `Cell<u64>` has no destructor, so the slot stays readable while other
-    // thread-locals are being destroyed: threadkit works from `Drop` impls
-    // run at thread exit (parking_lot#37).
-    #[cfg(not(loom))]
     static CURRENT: Cell<u64> = const { Cell::new(NO_THREAD) };
 }
 
