@@ -1,5 +1,940 @@
-//! `Local<T>`: per-object thread-local storage (stub, being written).
+//! `Local<T>`: per-object thread-local storage, Python's `threading.local`.
+//!
+//! A [`Local`] is one object, shared between threads, that holds a separate
+//! value for each thread: a per-thread cache, a per-thread connection, a
+//! per-thread scratch buffer, owned by whatever owns the `Local` rather than
+//! declared as a `static`. Python semantics:
+//!
+//! - each thread sees only its own value;
+//! - a thread starts with no value, and never sees a value left behind by a
+//!   thread that exited;
+//! - a thread's value is dropped when that thread exits (before its
+//!   `JoinHandle::join` returns), or when the `Local` is dropped, whichever
+//!   comes first.
+//!
+//! Values are reachable only inside closures ([`Local::with`],
+//! [`Local::with_or`]), so no reference to a value can outlive its thread.
+//!
+//! # Differences from Python's `threading.local`
+//!
+//! - One value of type `T` per thread rather than a namespace of attributes;
+//!   put a struct in it.
+//! - Python's subclass `__init__` runs on first access in each thread; here
+//!   the initializer is passed at the access ([`Local::with_or`],
+//!   [`Local::with_or_default`]).
+//! - [`Local::iter_mut`] and [`Local::clear`] (through `&mut`) reach every
+//!   live thread's value, which Python cannot do.
+//! - [`std::thread::scope`] waits for its threads' closures, not for their
+//!   thread-exit destructors: join a scoped thread explicitly to be sure its
+//!   value has been dropped.
+//!
+//! # Differences from the `thread_local` crate's `ThreadLocal`
+//!
+//! `Local` stores its values in a `thread_local::ThreadLocal` and is about as
+//! fast, but that crate keeps every value until the `ThreadLocal` itself is
+//! dropped, and because it recycles thread ids, a new thread can be handed
+//! the value of a thread that exited (thread_local-rs issues #37, #65, #79).
+//! `Local` drops each thread's value when the thread exits and never shows
+//! one thread's value to another. It also gives out references only inside
+//! closures, and needs no `T: Sync` for anything.
+//!
+//! # How it works
+//!
+//! Each slot of the `ThreadLocal` is tagged with its owner's never-reused id
+//! (`internal/thread_id.rs`); a slot whose tag is not the calling thread's id
+//! is treated as empty, and a thread that inherits such a slot through the
+//! crate's id recycling takes it over and drops the stale value. When a
+//! thread first takes a slot it registers an entry with its *exit hook*, a
+//! thread-local whose destructor, at thread exit, takes that thread's value
+//! out of every `Local` that is still alive and drops it.
+//!
+//! Each `Local` has a small control block (`Control`), shared with the exit
+//! hooks through an `Arc`, holding a mutex that is taken only on rare paths:
+//! a thread's first use of the `Local`, a thread exit, `iter_mut`, `clear`
+//! and `drop`, never by `with`/`with_or`/`set`/`take` on an initialized slot.
+//! Under it the exit hook checks that the `Local` is alive before touching
+//! the slot, so a hook never touches a `Local` that is being dropped, and
+//! takes the value out before dropping it outside the lock, so user `Drop`
+//! code never runs under it. While an `iter_mut` iterator lives, an exiting
+//! thread leaves its value in place (marked as orphaned) for the iterator to
+//! drop when it is done, so a thread exit never waits for user code.
+//!
+//! Under `--cfg loom` the `ThreadLocal` (which keys on std thread-locals,
+//! shared by all loom threads) is replaced by a loom `Mutex<Vec<..>>` keyed
+//! by thread id; everything else is the same code.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::marker::PhantomData;
-/// Per-object thread-local storage (being written).
-#[derive(Debug)]
-pub struct Local<T: Send + 'static>(PhantomData<T>);
+use std::mem;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::internal::thread_id::{self, NO_THREAD};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::{Arc, Mutex};
+use crate::loom::thread_local;
+
+/// The owner tag of a slot whose thread exited while an `iter_mut` iterator
+/// was lending out the values: the value is still in the slot, and whoever
+/// next holds the control lock with exclusive access drops it. Thread ids
+/// never reach `u64::MAX` (`fresh_id` refuses it).
+const ORPHANED: u64 = u64::MAX;
+
+/// Per-object thread-local storage with Python's `threading.local`
+/// semantics.
+///
+/// Each thread that uses a `Local` gets its own `T`: it starts with none,
+/// creates one with [`with_or`](Local::with_or) or [`set`](Local::set), and
+/// loses it when the thread exits (the value is dropped before the thread's
+/// `JoinHandle::join` returns) or when the `Local` is dropped, whichever
+/// comes first. A new thread never sees the value of a thread that exited.
+///
+/// `Local<T>` is `Send + Sync` for any `T: Send`: values are only ever
+/// lent to the thread that owns them (or, through `&mut self`, to a single
+/// thread), so `T` need not be `Sync`.
+///
+/// # Re-entrancy
+///
+/// Closures and `Drop` impls may use the same `Local` again. Nested
+/// [`with`](Local::with) calls are fine; [`set`](Local::set) or
+/// [`take`](Local::take) while this thread's value is lent out by `with` or
+/// `with_or` would invalidate the lent reference, so they panic. Once the
+/// thread's exit hook has run (for example from a value's `Drop` at thread
+/// exit), the `Local` behaves as empty for that thread and keeps nothing:
+/// `with_or` lends a temporary value and drops it, `set` drops its argument.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::sync::Arc;
+/// use threadkit::Local;
+///
+/// let scratch: Arc<Local<RefCell<Vec<u8>>>> = Arc::new(Local::new());
+/// let handles: Vec<_> = (0..4u8)
+///     .map(|i| {
+///         let scratch = Arc::clone(&scratch);
+///         std::thread::spawn(move || {
+///             scratch.with_or_default(|buf| buf.borrow_mut().push(i));
+///             scratch.with_or_default(|buf| buf.borrow().clone())
+///         })
+///     })
+///     .collect();
+/// for (i, h) in handles.into_iter().enumerate() {
+///     assert_eq!(h.join().unwrap(), vec![i as u8]); // each thread saw only its own buffer
+/// }
+/// assert!(!scratch.is_set()); // this thread never created one
+/// ```
+pub struct Local<T: Send + 'static> {
+    slots: Slots<T>,
+    control: Arc<Control>,
+}
+
+impl<T: Send + 'static> Local<T> {
+    /// Creates a `Local` in which no thread has a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local: threadkit::Local<String> = threadkit::Local::new();
+    /// assert!(!local.is_set());
+    /// ```
+    pub fn new() -> Self {
+        Local { slots: Slots::new(), control: Arc::new(Control::new()) }
+    }
+
+    /// Calls `f` with this thread's value, or with `None` if this thread has
+    /// none. Never creates a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert_eq!(local.with(|v| v.copied()), None);
+    /// local.set(7);
+    /// assert_eq!(local.with(|v| v.copied()), Some(7));
+    /// ```
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        if let Some(slot) = self.own_slot() {
+            // SAFETY: `own_slot` returned this thread's own slot.
+            if unsafe { slot.has_value() } {
+                // SAFETY: this thread's own slot, and it holds a value.
+                return unsafe { slot.lend(|value| f(Some(value))) };
+            }
+        }
+        f(None)
+    }
+
+    /// Calls `f` with this thread's value, first storing `init()` as the value
+    /// if this thread has none.
+    ///
+    /// If `init` panics, nothing is stored and the `Local` stays usable. If
+    /// `init` itself stores a value in this `Local` (re-entrantly), that
+    /// value is kept and the one `init` returned is dropped after `f` runs.
+    /// After this thread's exit hook has run, `init()` is lent to `f` and
+    /// dropped, not stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// let hits = threadkit::Local::new();
+    /// for _ in 0..3 {
+    ///     hits.with_or(|| Cell::new(0), |n| n.set(n.get() + 1));
+    /// }
+    /// assert_eq!(hits.with_or(|| Cell::new(0), Cell::get), 3);
+    /// ```
+    #[inline]
+    pub fn with_or<R>(&self, init: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+        if let Some(slot) = self.own_slot() {
+            // SAFETY: `own_slot` returned this thread's own slot.
+            if unsafe { slot.has_value() } {
+                // SAFETY: this thread's own slot, and it holds a value.
+                return unsafe { slot.lend(f) };
+            }
+        }
+        self.init_and_lend(init, f)
+    }
+
+    /// The slow path of `with_or`: this thread has no value yet.
+    #[cold]
+    #[inline(never)]
+    fn init_and_lend<R>(&self, init: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+        // Run user code before touching any state, so a panicking `init`
+        // leaves nothing behind.
+        let value = init();
+        let Some(slot) = self.claim() else {
+            // This thread is exiting and its values are gone: lend a
+            // temporary instead of resurrecting a value nobody would drop.
+            return f(&value);
+        };
+        // SAFETY: `claim` returned this thread's own slot.
+        if unsafe { slot.has_value() } {
+            // `init` stored a value re-entrantly: keep it.
+            // SAFETY: this thread's own slot, and it holds a value.
+            let result = unsafe { slot.lend(f) };
+            drop(value);
+            return result;
+        }
+        // SAFETY: this thread's own slot; it is empty, so nothing is lent out.
+        unsafe { slot.replace(Some(value)) };
+        // SAFETY: this thread's own slot, and it now holds a value.
+        unsafe { slot.lend(f) }
+    }
+
+    /// Calls `f` with this thread's value, first storing `T::default()` if
+    /// this thread has none. Same as `with_or(T::default, f)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// let log: threadkit::Local<RefCell<Vec<&str>>> = threadkit::Local::new();
+    /// log.with_or_default(|l| l.borrow_mut().push("hello"));
+    /// assert_eq!(log.with_or_default(|l| l.borrow().len()), 1);
+    /// ```
+    #[inline]
+    pub fn with_or_default<R>(&self, f: impl FnOnce(&T) -> R) -> R
+    where
+        T: Default,
+    {
+        self.with_or(T::default, f)
+    }
+
+    /// Stores `value` as this thread's value and returns the previous one.
+    ///
+    /// After this thread's exit hook has run (from a `Drop` at thread exit),
+    /// `value` is dropped at once instead of being stored, and `None` is
+    /// returned.
+    ///
+    /// # Panics
+    ///
+    /// If this thread's value is lent out: `set` called from inside
+    /// [`with`](Local::with) or [`with_or`](Local::with_or) on the same
+    /// `Local`, while the closure holds the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert_eq!(local.set("a"), None);
+    /// assert_eq!(local.set("b"), Some("a"));
+    /// ```
+    #[track_caller]
+    pub fn set(&self, value: T) -> Option<T> {
+        let Some(slot) = self.claim() else {
+            drop(value);
+            return None;
+        };
+        // SAFETY: `claim` returned this thread's own slot.
+        if unsafe { slot.is_lent() } {
+            lent_out_panic("set");
+        }
+        // SAFETY: this thread's own slot, and nothing is lent out.
+        unsafe { slot.replace(Some(value)) }
+    }
+
+    /// Removes this thread's value and returns it; afterwards this thread has
+    /// no value (until it stores one again).
+    ///
+    /// # Panics
+    ///
+    /// If this thread's value is lent out: `take` called from inside
+    /// [`with`](Local::with) or [`with_or`](Local::with_or) on the same
+    /// `Local`, while the closure holds the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// local.set(vec![1, 2]);
+    /// assert_eq!(local.take(), Some(vec![1, 2]));
+    /// assert_eq!(local.take(), None);
+    /// ```
+    #[track_caller]
+    pub fn take(&self) -> Option<T> {
+        let slot = self.own_slot()?;
+        // SAFETY: `own_slot` returned this thread's own slot.
+        if unsafe { slot.is_lent() } {
+            lent_out_panic("take");
+        }
+        // SAFETY: this thread's own slot, and nothing is lent out.
+        unsafe { slot.replace(None) }
+    }
+
+    /// Whether this thread has a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert!(!local.is_set());
+    /// local.set(1);
+    /// assert!(local.is_set());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!local.is_set())); // another thread has none
+    /// });
+    /// ```
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        // SAFETY: `own_slot` returned this thread's own slot.
+        self.own_slot().is_some_and(|slot| unsafe { slot.has_value() })
+    }
+
+    /// Iterates over the values of every thread that has one, the calling
+    /// thread's included, in no particular order.
+    ///
+    /// Threads that exit while the iterator lives keep their value until the
+    /// iterator is dropped, which then drops them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let mut local = Arc::new(threadkit::Local::new());
+    /// local.set(1);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    /// let worker = {
+    ///     let local = Arc::clone(&local);
+    ///     std::thread::spawn(move || {
+    ///         local.set(2);
+    ///         drop(local);
+    ///         tx.send(()).unwrap();
+    ///         done_rx.recv().unwrap(); // stay alive while the values are counted
+    ///     })
+    /// };
+    /// rx.recv().unwrap();
+    /// let local = Arc::get_mut(&mut local).unwrap();
+    /// let mut values: Vec<i32> = local.iter_mut().map(|v| *v).collect();
+    /// values.sort();
+    /// assert_eq!(values, [1, 2]);
+    /// done_tx.send(()).unwrap();
+    /// worker.join().unwrap();
+    /// assert_eq!(local.iter_mut().count(), 1); // the worker's value went with it
+    /// ```
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.control.state.lock().iterating = true;
+        let local: &Self = self;
+        IterMut { slots: local.slots.iter(), local, _values: PhantomData }
+    }
+
+    /// Drops every thread's value. Each thread, the calling one included,
+    /// starts over with no value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut local = threadkit::Local::new();
+    /// local.set(String::from("cached"));
+    /// local.clear();
+    /// assert!(!local.is_set());
+    /// ```
+    pub fn clear(&mut self) {
+        let values: Vec<T> = {
+            let mut state = self.control.state.lock();
+            state.iterating = false;
+            state.orphans = 0;
+            self.slots
+                .iter()
+                .filter_map(|slot| {
+                    if slot.owner() == ORPHANED {
+                        slot.set_owner(NO_THREAD);
+                    }
+                    // SAFETY: the control lock is held and `&mut self` keeps
+                    // every owner out of the slot; exit hooks wait for the
+                    // lock; nothing is lent out.
+                    unsafe { slot.replace(None) }
+                })
+                .collect()
+        };
+        // User `Drop` code runs after the lock is released.
+        drop(values);
+    }
+
+    /// This thread's slot, if it has one and owns it.
+    #[inline]
+    fn own_slot(&self) -> Option<&Slot<T>> {
+        let me = this_thread()?;
+        let slot = self.slots.get(me)?;
+        // A slot found through the storage is either this thread's own or,
+        // after the `thread_local` crate recycled an exited thread's index,
+        // a stale one: its tag tells them apart. Only this thread ever
+        // writes its own id into the tag, so `Relaxed` suffices to see it.
+        (slot.owner.load(Ordering::Relaxed) == me).then_some(slot)
+    }
+
+    /// This thread's slot, taken over and registered with its exit hook if
+    /// need be; `None` once this thread's exit hook has run (or can no longer
+    /// be reached), when nothing may be stored any more.
+    fn claim(&self) -> Option<&Slot<T>> {
+        if let Some(slot) = self.own_slot() {
+            return Some(slot);
+        }
+        if exiting() {
+            return None;
+        }
+        let me = this_thread()?;
+        let slot = self.slots.get_or_insert(me)?;
+        // Register before taking the slot over, so a taken slot always has
+        // a hook entry that will release it.
+        if !register_exit(Entry::new(&self.control, slot, me)) {
+            return None;
+        }
+        let stale = {
+            let _state = self.control.state.lock();
+            slot.set_owner(me);
+            // SAFETY: the control lock is held. The slot is not this
+            // thread's, so it is new or its previous owner has exited (that
+            // is how the `thread_local` crate recycles it) and reaches it only
+            // through its exit hook, which takes the same lock; nothing is
+            // lent out.
+            unsafe { slot.replace(None) }
+        };
+        // A stale value left by an exited thread whose hook has not run yet.
+        drop(stale);
+        Some(slot)
+    }
+}
+
+impl<T: Send + 'static> Default for Local<T> {
+    /// An empty `Local`, same as [`Local::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local: threadkit::Local<u8> = Default::default();
+    /// assert!(!local.is_set());
+    /// ```
+    fn default() -> Self {
+        Local::new()
+    }
+}
+
+impl<T: Send + 'static> fmt::Debug for Local<T> {
+    /// Shows whether the calling thread has a value (never blocks, needs no
+    /// `T: Debug`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// local.set(1);
+    /// assert_eq!(format!("{local:?}"), "Local { is_set: true, .. }");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Local").field("is_set", &self.is_set()).finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Drop for Local<T> {
+    fn drop(&mut self) {
+        // After this, exit hooks leave the slots alone, so the storage (and
+        // every value left in it) can be dropped without the lock. A hook
+        // that got the lock first has already taken its value out.
+        self.control.state.lock().alive = false;
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn lent_out_panic(method: &str) -> ! {
+    panic!(
+        "Local accessed re-entrantly: {method}() called while this thread's value is lent \
+         out by with()/with_or() on the same Local"
+    )
+}
+
+/// Lends out the values through `&mut Local`: exit hooks leave them in place
+/// while it lives, and it drops those that were orphaned when it is done.
+struct IterMut<'a, T: Send + 'static, I> {
+    slots: I,
+    local: &'a Local<T>,
+    _values: PhantomData<&'a mut T>,
+}
+
+impl<'a, T: Send + 'static, I: Iterator<Item = &'a Slot<T>>> Iterator for IterMut<'a, T, I> {
+    type Item = &'a mut T;
+
+    fn next(&mut self) -> Option<&'a mut T> {
+        for slot in self.slots.by_ref() {
+            // SAFETY: the iterator borrows the `Local` mutably for 'a, so no
+            // owner is inside a method, and `iterating` keeps exit hooks away
+            // from the values; each slot is visited once, so the `&mut`s do
+            // not alias.
+            let value = slot.value.with_mut(|value| unsafe { (*value).as_mut() });
+            if value.is_some() {
+                return value;
+            }
+        }
+        None
+    }
+}
+
+impl<T: Send + 'static, I> Drop for IterMut<'_, T, I> {
+    fn drop(&mut self) {
+        let orphaned: Vec<T> = {
+            let mut state = self.local.control.state.lock();
+            state.iterating = false;
+            if mem::take(&mut state.orphans) == 0 {
+                return;
+            }
+            self.local
+                .slots
+                .iter()
+                .filter_map(|slot| {
+                    if slot.owner() != ORPHANED {
+                        return None;
+                    }
+                    slot.set_owner(NO_THREAD);
+                    // SAFETY: the control lock is held and the `Local` is
+                    // still borrowed mutably, so no owner is in the slot; the
+                    // references this iterator lent out are gone (they
+                    // borrowed it).
+                    unsafe { slot.replace(None) }
+                })
+                .collect()
+        };
+        drop(orphaned);
+    }
+}
+
+/// State shared between a `Local` and the exit hooks of the threads that
+/// used it.
+struct Control {
+    state: Mutex<ControlState>,
+}
+
+struct ControlState {
+    /// False once `Local::drop` has started: hooks must not touch the slots.
+    alive: bool,
+    /// An `iter_mut` iterator is lending out the values.
+    iterating: bool,
+    /// Slots marked `ORPHANED` since the iterator started.
+    orphans: usize,
+}
+
+impl Control {
+    fn new() -> Self {
+        Control { state: Mutex::new(ControlState { alive: true, iterating: false, orphans: 0 }) }
+    }
+}
+
+/// One thread's value in one `Local`.
+///
+/// Access rules (what makes the `unsafe impl Sync` below sound):
+///
+/// - `owner` is written only under the `Local`'s control lock. It is read
+///   without the lock only by the thread whose slot the storage returns,
+///   to check that the slot is its own.
+/// - `value` and `borrows` are touched without the lock only by the thread
+///   whose id is in `owner`, and never while that thread's exit hook runs
+///   for this slot. Everyone else (the exit hook, a thread taking over a
+///   recycled slot, `clear`, `drop`, the `iter_mut` clean-up) holds the
+///   control lock and knows the owner is out of the slot: it is exiting
+///   (and reaches the slot only through its hook), or the `Local` is
+///   borrowed mutably. `iter_mut` touches values without the lock, through
+///   `&mut Local`, with `iterating` set so that hooks keep off.
+struct Slot<T> {
+    /// The id of the thread this slot belongs to (whose exit hook has an
+    /// entry for it); `NO_THREAD` if none; `ORPHANED`.
+    owner: AtomicU64,
+    /// How many `with`/`with_or` closures of the owner hold the value.
+    borrows: Cell<usize>,
+    value: UnsafeCell<Option<T>>,
+}
+
+// SAFETY: a `Slot` is shared between threads only under the access rules
+// above: `value` and `borrows` are used by one thread at a time (the owner,
+// or a lock holder while the owner cannot be inside), and `owner` is an
+// atomic. Values move between threads (dropped by another thread, lent
+// through `iter_mut`), which needs `T: Send`; they are never lent to two
+// threads at once, so `T: Sync` is not needed.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+impl<T> Slot<T> {
+    fn new() -> Self {
+        Slot { owner: AtomicU64::new(NO_THREAD), borrows: Cell::new(0), value: UnsafeCell::new(None) }
+    }
+
+    /// The tag, read under the control lock (or by the owner itself).
+    fn owner(&self) -> u64 {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    /// Changes the tag. Callers hold the control lock, which orders this
+    /// store for everyone but the owner thread (which reads it without the
+    /// lock, but only ever finds its own id written by itself).
+    fn set_owner(&self, id: u64) {
+        self.owner.store(id, Ordering::Relaxed);
+    }
+
+    /// # Safety
+    /// The caller may access `value` (see the access rules).
+    #[inline]
+    unsafe fn has_value(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        self.value.with(|value| unsafe { (*value).is_some() })
+    }
+
+    /// # Safety
+    /// The caller is the owner thread.
+    #[inline]
+    unsafe fn is_lent(&self) -> bool {
+        self.borrows.get() != 0
+    }
+
+    /// # Safety
+    /// The caller may access `value` (see the access rules) and no reference
+    /// to it is lent out.
+    #[inline]
+    unsafe fn replace(&self, new: Option<T>) -> Option<T> {
+        // SAFETY: forwarded from the caller: exclusive access, nothing lent.
+        self.value.with_mut(|value| unsafe { mem::replace(&mut *value, new) })
+    }
+
+    /// Lends the value to `f`, counted in `borrows` so that `set`/`take` on
+    /// the same slot panic instead of invalidating the reference.
+    ///
+    /// # Safety
+    /// The caller is the owner thread and the slot holds a value.
+    #[inline]
+    unsafe fn lend<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        struct Lent<'a>(&'a Cell<usize>);
+        impl Drop for Lent<'_> {
+            #[inline]
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
+            }
+        }
+        // Each lend is a live stack frame, so the count cannot overflow.
+        self.borrows.set(self.borrows.get() + 1);
+        let _lent = Lent(&self.borrows);
+        self.value.with(|value| {
+            // SAFETY: the owner's access, with the value present (caller's
+            // contract); while `borrows` is nonzero nothing replaces it:
+            // `set`/`take` panic, and the exit hook, `clear` and `iter_mut`
+            // cannot run while this thread is inside `with` on `&self`.
+            let value = unsafe { (*value).as_ref().unwrap_unchecked() };
+            f(value)
+        })
+    }
+}
+
+/// The storage: one `Slot` per thread that used the `Local`. Slots never
+/// move and are freed only when the `Local` is dropped, so exit hooks may
+/// keep pointers to them.
+#[cfg(not(loom))]
+struct Slots<T: Send>(::thread_local::ThreadLocal<Slot<T>>);
+
+#[cfg(not(loom))]
+impl<T: Send> Slots<T> {
+    fn new() -> Self {
+        Slots(::thread_local::ThreadLocal::new())
+    }
+
+    /// The slot the `thread_local` crate gives this thread, if any. It may
+    /// be stale: check its owner.
+    #[inline]
+    fn get(&self, _me: u64) -> Option<&Slot<T>> {
+        self.0.get()
+    }
+
+    /// The slot the `thread_local` crate gives this thread, created if need
+    /// be; `None` if the crate can no longer give this thread a slot.
+    fn get_or_insert(&self, _me: u64) -> Option<&Slot<T>> {
+        // During thread exit, once the crate's own thread-exit guard is gone,
+        // `get_or` panics ("cannot access a Thread Local Storage value during
+        // or after destruction"); a panic escaping a thread-local destructor
+        // aborts the process, so treat it as "exiting". No user code runs
+        // inside.
+        panic::catch_unwind(AssertUnwindSafe(|| self.0.get_or(Slot::new))).ok()
+    }
+
+    /// Every slot. The references stay valid for as long as `self` is
+    /// borrowed; what may be done with them follows the slot access rules.
+    fn iter(&self) -> impl Iterator<Item = &Slot<T>> {
+        self.0.iter()
+    }
+}
+
+/// Under loom, the `thread_local` crate would key on std's thread-locals,
+/// which every loom thread shares, so the slots live in a loom mutex keyed by
+/// thread id, in a `Vec` for a deterministic order. Each slot is boxed so it
+/// never moves.
+#[cfg(loom)]
+struct Slots<T>(Mutex<Vec<(u64, Box<Slot<T>>)>>);
+
+#[cfg(loom)]
+impl<T: Send> Slots<T> {
+    fn new() -> Self {
+        Slots(Mutex::new(Vec::new()))
+    }
+
+    fn get(&self, me: u64) -> Option<&Slot<T>> {
+        let slots = self.0.lock();
+        let slot: *const Slot<T> = &*slots.iter().find(|(id, _)| *id == me)?.1;
+        // SAFETY: boxes are only added, never removed or replaced, before
+        // `self` is dropped, and a box's contents do not move when the
+        // `Vec` grows: the slot lives as long as `&self`.
+        Some(unsafe { &*slot })
+    }
+
+    fn get_or_insert(&self, me: u64) -> Option<&Slot<T>> {
+        let mut slots = self.0.lock();
+        let slot: *const Slot<T> = match slots.iter().find(|(id, _)| *id == me) {
+            Some((_, slot)) => &**slot,
+            None => {
+                slots.push((me, Box::new(Slot::new())));
+                &*slots.last().expect("just pushed").1
+            }
+        };
+        // SAFETY: as in `get`.
+        Some(unsafe { &*slot })
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot<T>> {
+        let slots: Vec<*const Slot<T>> =
+            self.0.lock().iter().map(|(_, slot)| &**slot as *const Slot<T>).collect();
+        // SAFETY: as in `get`.
+        slots.into_iter().map(|slot| unsafe { &*slot })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Thread exit hooks
+// ---------------------------------------------------------------------------
+
+/// A thread's claim on one slot of one `Local`, released at thread exit.
+struct Entry {
+    control: Arc<Control>,
+    /// The `Slot<T>`, type-erased.
+    slot: *const (),
+    /// The thread's id, as written in the slot's tag when it was claimed.
+    owner: u64,
+    /// `release_slot::<T>`.
+    release: unsafe fn(&Control, *const (), u64),
+}
+
+impl Entry {
+    fn new<T: Send + 'static>(control: &Arc<Control>, slot: &Slot<T>, owner: u64) -> Self {
+        Entry {
+            control: Arc::clone(control),
+            slot: (slot as *const Slot<T>).cast(),
+            owner,
+            release: release_slot::<T>,
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        self.control.state.lock().alive
+    }
+}
+
+/// Takes the exiting thread's value out of its slot and drops it.
+///
+/// # Safety
+/// `slot` points to a `Slot<T>` in the storage of the `Local` that `control`
+/// belongs to (it may have been dropped since).
+unsafe fn release_slot<T: Send + 'static>(control: &Control, slot: *const (), owner: u64) {
+    let value = {
+        let mut state = control.state.lock();
+        if !state.alive {
+            // `Local::drop` has begun: it drops the value, and the slot may
+            // already be freed.
+            return;
+        }
+        // SAFETY: the `Local` is alive (checked under the lock that
+        // `Local::drop` takes first), so its storage and this slot are too.
+        let slot = unsafe { &*slot.cast::<Slot<T>>() };
+        if slot.owner() != owner {
+            // Taken over by a thread that inherited the recycled slot (which
+            // dropped the value), or orphaned and already cleaned up.
+            return;
+        }
+        if state.iterating {
+            // An `iter_mut` iterator may be holding this value: leave it for
+            // the iterator to drop.
+            state.orphans += 1;
+            slot.set_owner(ORPHANED);
+            return;
+        }
+        slot.set_owner(NO_THREAD);
+        // SAFETY: the control lock is held, and this is the owner thread,
+        // running its exit hook: it is not inside any method of the `Local`
+        // (thread-local destructors do not nest inside one), so nothing is
+        // lent out.
+        unsafe { slot.replace(None) }
+    };
+    drop_at_exit(value);
+}
+
+/// Drops a value from a thread-local destructor, where a panic escaping
+/// would abort the process: the panic hook reports it, and the remaining
+/// values are still dropped.
+fn drop_at_exit<T>(value: T) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        // A payload whose own `Drop` panics is leaked rather than aborting.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            mem::forget(payload);
+        }
+    }
+}
+
+/// A thread's exit hook: the slots it claimed, released when the
+/// thread-local is destroyed at thread exit.
+struct ExitHook {
+    entries: RefCell<Vec<Entry>>,
+}
+
+/// Prune dead entries (of dropped `Local`s) when the list is about to grow
+/// past this many.
+const PRUNE_FROM: usize = 16;
+
+impl ExitHook {
+    const fn new() -> Self {
+        ExitHook { entries: RefCell::new(Vec::new()) }
+    }
+
+    fn push(&self, entry: Entry) {
+        let mut entries = self.entries.borrow_mut();
+        // Before the `Vec` doubles, drop the entries of `Local`s that no
+        // longer exist: a long-lived thread using many short-lived `Local`s
+        // keeps a list proportional to the live ones, at amortized O(1).
+        if entries.len() == entries.capacity() && entries.len() >= PRUNE_FROM {
+            entries.retain(Entry::is_live);
+        }
+        entries.push(entry);
+    }
+}
+
+impl Drop for ExitHook {
+    fn drop(&mut self) {
+        // From here on this thread stores nothing: a `Drop` run below that
+        // uses a `Local` must not resurrect a value no hook would drop.
+        let _ = EXITED.try_with(|exited| exited.set(true));
+        for entry in mem::take(self.entries.get_mut()) {
+            // SAFETY: entries are created by `Entry::new` for a slot of the
+            // `Local` that owns `entry.control`.
+            unsafe { (entry.release)(&entry.control, entry.slot, entry.owner) };
+        }
+    }
+}
+
+// `Cell<bool>` has no destructor, so `EXITED` stays readable during and after
+// the thread's other thread-local destructors.
+#[cfg(not(loom))]
+thread_local! {
+    static EXITED: Cell<bool> = const { Cell::new(false) };
+    static EXIT_HOOK: ExitHook = const { ExitHook::new() };
+}
+
+// loom's `thread_local!` has no `const` form. loom destroys all of a thread's
+// thread-locals at once when it finishes, so `EXITED` then reads as an
+// access error, which `exiting` treats as true.
+#[cfg(loom)]
+thread_local! {
+    static EXITED: Cell<bool> = Cell::new(false);
+    static EXIT_HOOK: ExitHook = ExitHook::new();
+}
+
+/// Whether this thread's exit hook has started (or can no longer run).
+fn exiting() -> bool {
+    EXITED.try_with(Cell::get).unwrap_or(true)
+}
+
+/// Adds `entry` to this thread's exit hook; false if the hook is gone (the
+/// thread is exiting).
+///
+/// The hook is first touched here, after the `thread_local` crate has
+/// registered its own thread-exit guard (in `get_or_insert`); std runs
+/// thread-local destructors in reverse order of registration, so in
+/// practice the hook runs while this thread still holds its slot index.
+/// Correctness does not depend on it: a slot recycled early is recognised by
+/// its tag.
+fn register_exit(entry: Entry) -> bool {
+    EXIT_HOOK.try_with(|hook| hook.push(entry)).is_ok()
+}
+
+/// The calling thread's id.
+#[cfg(not(loom))]
+#[inline]
+fn this_thread() -> Option<u64> {
+    Some(thread_id::current())
+}
+
+/// The calling thread's id; `None` once loom has destroyed the thread's
+/// thread-locals (the id's among them) at thread exit.
+#[cfg(loom)]
+fn this_thread() -> Option<u64> {
+    if exiting() { None } else { Some(thread_id::current()) }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_is_send_and_sync_without_t_sync() {
+        fn assert_send_sync<X: Send + Sync>() {}
+        assert_send_sync::<Local<std::cell::Cell<u8>>>();
+        assert_send_sync::<Local<std::cell::RefCell<String>>>();
+    }
+
+    #[test]
+    fn dead_entries_are_pruned() {
+        std::thread::spawn(|| {
+            for _ in 0..1000 {
+                let local = Local::new();
+                local.set(1u8);
+            }
+            let len = EXIT_HOOK.with(|hook| hook.entries.borrow().len());
+            assert!(len <= 2 * PRUNE_FROM, "{len} entries kept for dropped Locals");
+        })
+        .join()
+        .unwrap();
+    }
+}
