@@ -597,7 +597,11 @@ unsafe impl<T: Send> Sync for Slot<T> {}
 
 impl<T> Slot<T> {
     fn new() -> Self {
-        Slot { owner: AtomicU64::new(NO_THREAD), borrows: Cell::new(0), value: UnsafeCell::new(None) }
+        Slot {
+            owner: AtomicU64::new(NO_THREAD),
+            borrows: Cell::new(0),
+            value: UnsafeCell::new(None),
+        }
     }
 
     /// The tag, read under the control lock (or by the owner itself).
@@ -691,7 +695,16 @@ impl<T: Send> Slots<T> {
         // or after destruction"); a panic escaping a thread-local destructor
         // aborts the process, so treat it as "exiting". No user code runs
         // inside.
-        panic::catch_unwind(AssertUnwindSafe(|| self.0.get_or(Slot::new))).ok()
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            self.0.get_or(Slot::new);
+        }))
+        .ok()?;
+        // Fetch the slot again through `get`, the path every later access
+        // takes: on first insertion `get_or` returns a reference derived from
+        // a `&mut` inside the crate, which (with the exit hook's pointer made
+        // from it) Stacked Borrows invalidates at the next write through a
+        // reference from `get`.
+        self.0.get()
     }
 
     /// Every slot. The references stay valid for as long as `self` is
@@ -922,6 +935,41 @@ mod tests {
         fn assert_send_sync<X: Send + Sync>() {}
         assert_send_sync::<Local<std::cell::Cell<u8>>>();
         assert_send_sync::<Local<std::cell::RefCell<String>>>();
+    }
+
+    /// What a thread sees in a slot recycled from an exited thread whose
+    /// exit hook has not run yet (std runs the hook first in practice, so
+    /// this is forced by re-tagging).
+    #[test]
+    fn a_slot_tagged_for_another_thread_is_empty_and_taken_over() {
+        use std::sync::atomic::AtomicUsize;
+        struct Counted<'a>(&'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        std::thread::spawn(|| {
+            let local = Local::new();
+            local.set(Counted(&DROPS));
+            let slot = local.own_slot().expect("own slot");
+            let state = local.control.state.lock();
+            slot.set_owner(crate::loom::fresh_id()); // an id no thread has
+            drop(state);
+            assert!(!local.is_set());
+            assert!(local.with(|v| v.is_none()));
+            assert!(local.take().is_none());
+            assert_eq!(DROPS.load(Ordering::SeqCst), 0);
+            assert!(local.set(Counted(&DROPS)).is_none(), "the stale value is not handed out");
+            assert_eq!(DROPS.load(Ordering::SeqCst), 1, "the stale value was dropped");
+            assert!(local.is_set());
+            drop(local);
+            assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(DROPS.load(Ordering::SeqCst), 2, "the exit hook dropped nothing more");
     }
 
     #[test]
