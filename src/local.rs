@@ -81,6 +81,11 @@ use crate::loom::thread_local;
 /// never reach `u64::MAX` (`fresh_id` refuses it).
 const ORPHANED: u64 = u64::MAX;
 
+/// The `live` tag of a slot without a value. Not `NO_THREAD`, so that the
+/// fast path's thread id, `NO_THREAD` in a thread that has none yet, never
+/// matches it.
+const NO_VALUE: u64 = u64::MAX - 1;
+
 /// Per-object thread-local storage with Python's `threading.local`
 /// semantics.
 ///
@@ -157,14 +162,11 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        if let Some(slot) = self.own_slot() {
-            // SAFETY: `own_slot` returned this thread's own slot.
-            if unsafe { slot.has_value() } {
-                // SAFETY: this thread's own slot, and it holds a value.
-                return unsafe { slot.lend(|value| f(Some(value))) };
-            }
+        match self.live_slot() {
+            // SAFETY: `live_slot` returned this thread's slot, holding a value.
+            Some(slot) => unsafe { slot.lend(|value| f(Some(value))) },
+            None => f(None),
         }
-        f(None)
     }
 
     /// Calls `f` with this thread's value, first storing `init()` as the value
@@ -188,14 +190,11 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[inline]
     pub fn with_or<R>(&self, init: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
-        if let Some(slot) = self.own_slot() {
-            // SAFETY: `own_slot` returned this thread's own slot.
-            if unsafe { slot.has_value() } {
-                // SAFETY: this thread's own slot, and it holds a value.
-                return unsafe { slot.lend(f) };
-            }
+        match self.live_slot() {
+            // SAFETY: `live_slot` returned this thread's slot, holding a value.
+            Some(slot) => unsafe { slot.lend(f) },
+            None => self.init_and_lend(init, f),
         }
-        self.init_and_lend(init, f)
     }
 
     /// The slow path of `with_or`: this thread has no value yet.
@@ -210,8 +209,8 @@ impl<T: Send + 'static> Local<T> {
             // temporary instead of resurrecting a value nobody would drop.
             return f(&value);
         };
-        // SAFETY: `claim` returned this thread's own slot.
-        if unsafe { slot.has_value() } {
+        let me = slot.owner();
+        if slot.is_live_for(me) {
             // `init` stored a value re-entrantly: keep it.
             // SAFETY: this thread's own slot, and it holds a value.
             let result = unsafe { slot.lend(f) };
@@ -219,7 +218,7 @@ impl<T: Send + 'static> Local<T> {
             return result;
         }
         // SAFETY: this thread's own slot; it is empty, so nothing is lent out.
-        unsafe { slot.replace(Some(value)) };
+        unsafe { slot.store(value, me) };
         // SAFETY: this thread's own slot, and it now holds a value.
         unsafe { slot.lend(f) }
     }
@@ -273,7 +272,7 @@ impl<T: Send + 'static> Local<T> {
             lent_out_panic("set");
         }
         // SAFETY: this thread's own slot, and nothing is lent out.
-        unsafe { slot.replace(Some(value)) }
+        unsafe { slot.store(value, slot.owner()) }
     }
 
     /// Removes this thread's value and returns it; afterwards this thread has
@@ -295,13 +294,13 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[track_caller]
     pub fn take(&self) -> Option<T> {
-        let slot = self.own_slot()?;
-        // SAFETY: `own_slot` returned this thread's own slot.
+        let slot = self.live_slot()?;
+        // SAFETY: `live_slot` returned this thread's own slot.
         if unsafe { slot.is_lent() } {
             lent_out_panic("take");
         }
         // SAFETY: this thread's own slot, and nothing is lent out.
-        unsafe { slot.replace(None) }
+        unsafe { slot.take() }
     }
 
     /// Whether this thread has a value.
@@ -319,8 +318,7 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
-        // SAFETY: `own_slot` returned this thread's own slot.
-        self.own_slot().is_some_and(|slot| unsafe { slot.has_value() })
+        self.live_slot().is_some()
     }
 
     /// Iterates over the values of every thread that has one, the calling
@@ -386,7 +384,7 @@ impl<T: Send + 'static> Local<T> {
                     // SAFETY: the control lock is held and `&mut self` keeps
                     // every owner out of the slot; exit hooks wait for the
                     // lock; nothing is lent out.
-                    unsafe { slot.replace(None) }
+                    unsafe { slot.take() }
                 })
                 .collect()
         };
@@ -394,16 +392,24 @@ impl<T: Send + 'static> Local<T> {
         drop(values);
     }
 
-    /// This thread's slot, if it has one and owns it.
+    /// This thread's slot, if it holds this thread's value: the fast path.
+    #[inline(always)]
+    fn live_slot(&self) -> Option<&Slot<T>> {
+        let me = this_thread_if_known()?;
+        let slot = self.slots.get(me)?;
+        // A slot found through the storage is either this thread's own or,
+        // after the `thread_local` crate recycled an exited thread's index,
+        // a stale one: the tags tell them apart.
+        slot.is_live_for(me).then_some(slot)
+    }
+
+    /// This thread's slot, if it has one and owns it (with or without a
+    /// value).
     #[inline]
     fn own_slot(&self) -> Option<&Slot<T>> {
         let me = this_thread()?;
         let slot = self.slots.get(me)?;
-        // A slot found through the storage is either this thread's own or,
-        // after the `thread_local` crate recycled an exited thread's index,
-        // a stale one: its tag tells them apart. Only this thread ever
-        // writes its own id into the tag, so `Relaxed` suffices to see it.
-        (slot.owner.load(Ordering::Relaxed) == me).then_some(slot)
+        (slot.owner() == me).then_some(slot)
     }
 
     /// This thread's slot, taken over and registered with its exit hook if
@@ -431,7 +437,7 @@ impl<T: Send + 'static> Local<T> {
             // is how the `thread_local` crate recycles it) and reaches it only
             // through its exit hook, which takes the same lock; nothing is
             // lent out.
-            unsafe { slot.replace(None) }
+            unsafe { slot.take() }
         };
         // A stale value left by an exited thread whose hook has not run yet.
         drop(stale);
@@ -534,7 +540,7 @@ impl<T: Send + 'static, I> Drop for IterMut<'_, T, I> {
                     // still borrowed mutably, so no owner is in the slot; the
                     // references this iterator lent out are gone (they
                     // borrowed it).
-                    unsafe { slot.replace(None) }
+                    unsafe { slot.take() }
                 })
                 .collect()
         };
@@ -579,6 +585,13 @@ impl Control {
 ///   borrowed mutably. `iter_mut` touches values without the lock, through
 ///   `&mut Local`, with `iterating` set so that hooks keep off.
 struct Slot<T> {
+    /// `owner` while the owner's value is in the slot, else `NO_VALUE`:
+    /// the one word the fast path checks. Written by the owner (its own id
+    /// or `NO_VALUE`) and, under the control lock, by whoever takes the
+    /// value out (`NO_VALUE`). Only a thread itself ever writes its id
+    /// here, so a `Relaxed` load that finds the caller's id was written by
+    /// the caller, and the value is there.
+    live: AtomicU64,
     /// The id of the thread this slot belongs to (whose exit hook has an
     /// entry for it); `NO_THREAD` if none; `ORPHANED`.
     owner: AtomicU64,
@@ -598,6 +611,7 @@ unsafe impl<T: Send> Sync for Slot<T> {}
 impl<T> Slot<T> {
     fn new() -> Self {
         Slot {
+            live: AtomicU64::new(NO_VALUE),
             owner: AtomicU64::new(NO_THREAD),
             borrows: Cell::new(0),
             value: UnsafeCell::new(None),
@@ -616,12 +630,10 @@ impl<T> Slot<T> {
         self.owner.store(id, Ordering::Relaxed);
     }
 
-    /// # Safety
-    /// The caller may access `value` (see the access rules).
-    #[inline]
-    unsafe fn has_value(&self) -> bool {
-        // SAFETY: forwarded from the caller.
-        self.value.with(|value| unsafe { (*value).is_some() })
+    /// Whether the slot holds the value of thread `me`.
+    #[inline(always)]
+    fn is_live_for(&self, me: u64) -> bool {
+        self.live.load(Ordering::Relaxed) == me
     }
 
     /// # Safety
@@ -631,21 +643,39 @@ impl<T> Slot<T> {
         self.borrows.get() != 0
     }
 
+    /// Stores the value of the owner thread `owner`; returns the previous
+    /// one.
+    ///
+    /// # Safety
+    /// The caller is the owner thread and no reference to the value is lent
+    /// out.
+    #[inline]
+    unsafe fn store(&self, new: T, owner: u64) -> Option<T> {
+        // SAFETY: forwarded from the caller: exclusive access, nothing lent.
+        let old = self.value.with_mut(|value| unsafe { (*value).replace(new) });
+        self.live.store(owner, Ordering::Relaxed);
+        old
+    }
+
+    /// Takes the value out, if any.
+    ///
     /// # Safety
     /// The caller may access `value` (see the access rules) and no reference
     /// to it is lent out.
     #[inline]
-    unsafe fn replace(&self, new: Option<T>) -> Option<T> {
+    unsafe fn take(&self) -> Option<T> {
+        self.live.store(NO_VALUE, Ordering::Relaxed);
         // SAFETY: forwarded from the caller: exclusive access, nothing lent.
-        self.value.with_mut(|value| unsafe { mem::replace(&mut *value, new) })
+        self.value.with_mut(|value| unsafe { (*value).take() })
     }
 
     /// Lends the value to `f`, counted in `borrows` so that `set`/`take` on
     /// the same slot panic instead of invalidating the reference.
     ///
     /// # Safety
-    /// The caller is the owner thread and the slot holds a value.
-    #[inline]
+    /// The caller is the owner thread and the slot holds its value (`live`
+    /// is its id).
+    #[inline(always)]
     unsafe fn lend<R>(&self, f: impl FnOnce(&T) -> R) -> R {
         struct Lent<'a>(&'a Cell<usize>);
         impl Drop for Lent<'_> {
@@ -682,7 +712,7 @@ impl<T: Send> Slots<T> {
 
     /// The slot the `thread_local` crate gives this thread, if any. It may
     /// be stale: check its owner.
-    #[inline]
+    #[inline(always)]
     fn get(&self, _me: u64) -> Option<&Slot<T>> {
         self.0.get()
     }
@@ -820,7 +850,7 @@ unsafe fn release_slot<T: Send + 'static>(control: &Control, slot: *const (), ow
         // running its exit hook: it is not inside any method of the `Local`
         // (thread-local destructors do not nest inside one), so nothing is
         // lent out.
-        unsafe { slot.replace(None) }
+        unsafe { slot.take() }
     };
     drop_at_exit(value);
 }
@@ -912,11 +942,32 @@ fn register_exit(entry: Entry) -> bool {
     EXIT_HOOK.try_with(|hook| hook.push(entry)).is_ok()
 }
 
+// The calling thread's id, cached here so the fast path can read it without
+// the branch that assigns one (`Cell<u64>`: no destructor, always readable).
+#[cfg(not(loom))]
+thread_local! {
+    static THIS_THREAD: Cell<u64> = const { Cell::new(NO_THREAD) };
+}
+
 /// The calling thread's id.
 #[cfg(not(loom))]
 #[inline]
 fn this_thread() -> Option<u64> {
-    Some(thread_id::current())
+    THIS_THREAD.with(|cached| {
+        if cached.get() == NO_THREAD {
+            cached.set(thread_id::current());
+        }
+        Some(cached.get())
+    })
+}
+
+/// The calling thread's id, or `NO_THREAD` if it has not asked for one yet:
+/// such a thread has stored nothing, and `NO_THREAD` matches no slot's
+/// `live` tag.
+#[cfg(not(loom))]
+#[inline(always)]
+fn this_thread_if_known() -> Option<u64> {
+    Some(THIS_THREAD.with(Cell::get))
 }
 
 /// The calling thread's id; `None` once loom has destroyed the thread's
@@ -925,6 +976,9 @@ fn this_thread() -> Option<u64> {
 fn this_thread() -> Option<u64> {
     if exiting() { None } else { Some(thread_id::current()) }
 }
+
+#[cfg(loom)]
+use this_thread as this_thread_if_known;
 
 #[cfg(all(test, not(loom)))]
 mod tests {
@@ -953,9 +1007,11 @@ mod tests {
         std::thread::spawn(|| {
             let local = Local::new();
             local.set(Counted(&DROPS));
-            let slot = local.own_slot().expect("own slot");
+            let slot = local.live_slot().expect("own slot");
+            let gone = crate::loom::fresh_id(); // an id no thread has
             let state = local.control.state.lock();
-            slot.set_owner(crate::loom::fresh_id()); // an id no thread has
+            slot.set_owner(gone);
+            slot.live.store(gone, Ordering::Relaxed);
             drop(state);
             assert!(!local.is_set());
             assert!(local.with(|v| v.is_none()));
