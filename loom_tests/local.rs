@@ -138,11 +138,14 @@ fn a_thread_ends_during_iter_mut() {
             drop(l);
         });
         let only = sole(&mut local);
-        // The thread's exit hook runs before, during or after this.
+        // The thread's exit hook runs before, during or after this lending.
         let seen = only.iter_mut().count();
         assert!(seen <= 1);
         t.join().unwrap();
-        wait_for(&drops, 1); // by the exit hook or by the iterator
+        // A use through `&self` ends the lending and drops a value its
+        // thread left behind meanwhile.
+        assert!(!local.is_set());
+        wait_for(&drops, 1); // by the exit hook or by that use
         drop(local);
         assert_eq!(drops.load(SeqCst), 1);
     });

@@ -28,6 +28,21 @@
 //!   thread-exit destructors: join a scoped thread explicitly to be sure its
 //!   value has been dropped.
 //!
+//! # At thread exit
+//!
+//! The exit hook is one of the thread's thread-local destructors. It drops
+//! the thread's values in the order the thread first stored into each
+//! `Local`. A value's `Drop` that panics is reported by the panic hook and
+//! otherwise swallowed (a panic escaping a thread-local destructor aborts
+//! the process), and the other values are still dropped. From the hook on,
+//! the thread keeps nothing: `Drop` code that uses a `Local` finds it empty,
+//! `with_or` lends it a temporary and `set` drops its argument. A `Local`
+//! first used from another thread-local's destructor, after the
+//! `thread_local` crate's own exit destructor has run, cannot get a slot
+//! from the crate at first either (its refusal, a panic, is caught, though
+//! the panic hook prints it), and whatever it does store is dropped by an
+//! exit hook registered then, before the thread ends.
+//!
 //! # Differences from the `thread_local` crate's `ThreadLocal`
 //!
 //! `Local` stores its values in a `thread_local::ThreadLocal` and is about as
@@ -55,9 +70,11 @@
 //! Under it the exit hook checks that the `Local` is alive before touching
 //! the slot, so a hook never touches a `Local` that is being dropped, and
 //! takes the value out before dropping it outside the lock, so user `Drop`
-//! code never runs under it. While an `iter_mut` iterator lives, an exiting
-//! thread leaves its value in place (marked as orphaned) for the iterator to
-//! drop when it is done, so a thread exit never waits for user code.
+//! code never runs under it. While values are lent out through `iter_mut`
+//! (whose references live as long as the `Local`'s mutable borrow, which
+//! the `Local` only knows has ended when it is next used), an exiting thread
+//! leaves its value in place, marked as orphaned, for that next use to drop:
+//! a thread exit never waits for user code.
 //!
 //! Under `--cfg loom` the `ThreadLocal` (which keys on std thread-locals,
 //! shared by all loom threads) is replaced by a loom `Mutex<Vec<..>>` keyed
@@ -65,25 +82,24 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::marker::PhantomData;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::internal::thread_id::{self, NO_THREAD};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 use crate::loom::thread_local;
 
-/// The owner tag of a slot whose thread exited while an `iter_mut` iterator
-/// was lending out the values: the value is still in the slot, and whoever
-/// next holds the control lock with exclusive access drops it. Thread ids
-/// never reach `u64::MAX` (`fresh_id` refuses it).
+/// The owner tag of a slot whose thread exited while `iter_mut` had lent
+/// the values out: the value is still in the slot, for the `Local`'s next
+/// use (or a thread taking the slot over) to drop, under the control lock.
+/// Thread ids never reach `u64::MAX` (`fresh_id` refuses it).
 const ORPHANED: u64 = u64::MAX;
 
 /// The `live` tag of a slot without a value. Not `NO_THREAD`, so that the
 /// fast path's thread id, `NO_THREAD` in a thread that has none yet, never
-/// matches it.
+/// matches it. (Thread ids count up from 1 and never get near it.)
 const NO_VALUE: u64 = u64::MAX - 1;
 
 /// Per-object thread-local storage with Python's `threading.local`
@@ -162,7 +178,7 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        match self.live_slot() {
+        match self.live_slot().or_else(|| self.revived_slot()) {
             // SAFETY: `live_slot` returned this thread's slot, holding a value.
             Some(slot) => unsafe { slot.lend(|value| f(Some(value))) },
             None => f(None),
@@ -201,6 +217,11 @@ impl<T: Send + 'static> Local<T> {
     #[cold]
     #[inline(never)]
     fn init_and_lend<R>(&self, init: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+        if let Some(slot) = self.revived_slot() {
+            // SAFETY: `revived_slot` returned this thread's slot, holding a
+            // value.
+            return unsafe { slot.lend(f) };
+        }
         // Run user code before touching any state, so a panicking `init`
         // leaves nothing behind.
         let value = init();
@@ -294,8 +315,8 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[track_caller]
     pub fn take(&self) -> Option<T> {
-        let slot = self.live_slot()?;
-        // SAFETY: `live_slot` returned this thread's own slot.
+        let slot = self.live_slot().or_else(|| self.revived_slot())?;
+        // SAFETY: this thread's own slot.
         if unsafe { slot.is_lent() } {
             lent_out_panic("take");
         }
@@ -318,14 +339,16 @@ impl<T: Send + 'static> Local<T> {
     /// ```
     #[inline]
     pub fn is_set(&self) -> bool {
-        self.live_slot().is_some()
+        self.live_slot().or_else(|| self.revived_slot()).is_some()
     }
 
     /// Iterates over the values of every thread that has one, the calling
     /// thread's included, in no particular order.
     ///
-    /// Threads that exit while the iterator lives keep their value until the
-    /// iterator is dropped, which then drops them.
+    /// The references live as long as the mutable borrow of the `Local`, so a
+    /// thread that exits meanwhile cannot drop its value: it leaves it to the
+    /// `Local`'s next use (any method, from any thread, or its drop), which
+    /// drops it.
     ///
     /// # Examples
     ///
@@ -354,9 +377,28 @@ impl<T: Send + 'static> Local<T> {
     /// assert_eq!(local.iter_mut().count(), 1); // the worker's value went with it
     /// ```
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
-        self.control.state.lock().iterating = true;
-        let local: &Self = self;
-        IterMut { slots: local.slots.iter(), local, _values: PhantomData }
+        let orphaned = {
+            let mut state = self.control.state.lock();
+            // A previous lending ended with the borrow that `&mut self` ends.
+            let orphaned = self.take_orphaned(&mut state);
+            state.lent_out = true;
+            self.control.lent_out.store(true, Ordering::Relaxed);
+            for slot in self.slots.iter() {
+                // Every owner's next access misses the fast path, and the
+                // first of them ends the lending (see `revived_slot`).
+                slot.live.store(NO_VALUE, Ordering::Relaxed);
+            }
+            orphaned
+        };
+        drop(orphaned);
+        self.slots.iter().filter_map(|slot| {
+            // SAFETY: the items borrow the `Local` mutably, so no owner is
+            // inside a method while they live, and `lent_out` keeps exit
+            // hooks away from the values until the `Local` is used through
+            // `&self` again (or `&mut`, or dropped), which proves they are
+            // gone; each slot is visited once, so the `&mut`s do not alias.
+            slot.value.with_mut(|value| unsafe { (*value).as_mut() })
+        })
     }
 
     /// Drops every thread's value. Each thread, the calling one included,
@@ -373,8 +415,9 @@ impl<T: Send + 'static> Local<T> {
     pub fn clear(&mut self) {
         let values: Vec<T> = {
             let mut state = self.control.state.lock();
-            state.iterating = false;
+            state.lent_out = false;
             state.orphans = 0;
+            self.control.lent_out.store(false, Ordering::Relaxed);
             self.slots
                 .iter()
                 .filter_map(|slot| {
@@ -412,10 +455,69 @@ impl<T: Send + 'static> Local<T> {
         (slot.owner() == me).then_some(slot)
     }
 
+    /// The slow path of every lookup that missed `live_slot`: ends a lending
+    /// through `iter_mut` if there was one, and returns this thread's slot if
+    /// it holds this thread's value after all (its `live` tag cleared by
+    /// `iter_mut`, now restored).
+    #[cold]
+    #[inline(never)]
+    fn revived_slot(&self) -> Option<&Slot<T>> {
+        if self.control.lent_out.load(Ordering::Relaxed) {
+            self.end_lending();
+        }
+        let slot = self.own_slot()?;
+        // SAFETY: this thread's own slot.
+        if !unsafe { slot.has_value() } {
+            return None;
+        }
+        slot.live.store(slot.owner(), Ordering::Relaxed);
+        Some(slot)
+    }
+
+    /// Ends a lending through `iter_mut`: this is a use through `&self`, so
+    /// the mutable borrow that lent the values out has ended, and with it
+    /// every reference `iter_mut` handed out. Drops the values that exiting
+    /// threads left behind meanwhile.
+    #[cold]
+    fn end_lending(&self) {
+        let orphaned = {
+            let mut state = self.control.state.lock();
+            state.lent_out = false;
+            self.control.lent_out.store(false, Ordering::Relaxed);
+            self.take_orphaned(&mut state)
+        };
+        drop(orphaned);
+    }
+
+    /// Takes out the values of slots marked `ORPHANED`, to be dropped once
+    /// the lock (`state`) is released.
+    fn take_orphaned(&self, state: &mut ControlState) -> Vec<T> {
+        if mem::take(&mut state.orphans) == 0 {
+            return Vec::new();
+        }
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                if slot.owner() != ORPHANED {
+                    return None;
+                }
+                slot.set_owner(NO_THREAD);
+                // SAFETY: the control lock is held (`state` is its data). The
+                // owner has exited and its exit hook is done with the slot;
+                // nobody else reaches an orphaned value without the lock,
+                // and the lending that kept it is over.
+                unsafe { slot.take() }
+            })
+            .collect()
+    }
+
     /// This thread's slot, taken over and registered with its exit hook if
     /// need be; `None` once this thread's exit hook has run (or can no longer
     /// be reached), when nothing may be stored any more.
     fn claim(&self) -> Option<&Slot<T>> {
+        if self.control.lent_out.load(Ordering::Relaxed) {
+            self.end_lending();
+        }
         if let Some(slot) = self.own_slot() {
             return Some(slot);
         }
@@ -494,78 +596,32 @@ fn lent_out_panic(method: &str) -> ! {
     )
 }
 
-/// Lends out the values through `&mut Local`: exit hooks leave them in place
-/// while it lives, and it drops those that were orphaned when it is done.
-struct IterMut<'a, T: Send + 'static, I> {
-    slots: I,
-    local: &'a Local<T>,
-    _values: PhantomData<&'a mut T>,
-}
-
-impl<'a, T: Send + 'static, I: Iterator<Item = &'a Slot<T>>> Iterator for IterMut<'a, T, I> {
-    type Item = &'a mut T;
-
-    fn next(&mut self) -> Option<&'a mut T> {
-        for slot in self.slots.by_ref() {
-            // SAFETY: the iterator borrows the `Local` mutably for 'a, so no
-            // owner is inside a method, and `iterating` keeps exit hooks away
-            // from the values; each slot is visited once, so the `&mut`s do
-            // not alias.
-            let value = slot.value.with_mut(|value| unsafe { (*value).as_mut() });
-            if value.is_some() {
-                return value;
-            }
-        }
-        None
-    }
-}
-
-impl<T: Send + 'static, I> Drop for IterMut<'_, T, I> {
-    fn drop(&mut self) {
-        let orphaned: Vec<T> = {
-            let mut state = self.local.control.state.lock();
-            state.iterating = false;
-            if mem::take(&mut state.orphans) == 0 {
-                return;
-            }
-            self.local
-                .slots
-                .iter()
-                .filter_map(|slot| {
-                    if slot.owner() != ORPHANED {
-                        return None;
-                    }
-                    slot.set_owner(NO_THREAD);
-                    // SAFETY: the control lock is held and the `Local` is
-                    // still borrowed mutably, so no owner is in the slot; the
-                    // references this iterator lent out are gone (they
-                    // borrowed it).
-                    unsafe { slot.take() }
-                })
-                .collect()
-        };
-        drop(orphaned);
-    }
-}
-
 /// State shared between a `Local` and the exit hooks of the threads that
 /// used it.
 struct Control {
     state: Mutex<ControlState>,
+    /// A copy of `state.lent_out`, written under the lock, so the slow
+    /// paths can skip the lock when nothing is lent out.
+    lent_out: AtomicBool,
 }
 
 struct ControlState {
     /// False once `Local::drop` has started: hooks must not touch the slots.
     alive: bool,
-    /// An `iter_mut` iterator is lending out the values.
-    iterating: bool,
-    /// Slots marked `ORPHANED` since the iterator started.
+    /// `iter_mut` lent the values out, and no use of the `Local` since has
+    /// shown that the references are gone: exit hooks must leave the values
+    /// in place (marked `ORPHANED`).
+    lent_out: bool,
+    /// How many slots may be marked `ORPHANED`.
     orphans: usize,
 }
 
 impl Control {
     fn new() -> Self {
-        Control { state: Mutex::new(ControlState { alive: true, iterating: false, orphans: 0 }) }
+        Control {
+            state: Mutex::new(ControlState { alive: true, lent_out: false, orphans: 0 }),
+            lent_out: AtomicBool::new(false),
+        }
     }
 }
 
@@ -576,14 +632,17 @@ impl Control {
 /// - `owner` is written only under the `Local`'s control lock. It is read
 ///   without the lock only by the thread whose slot the storage returns,
 ///   to check that the slot is its own.
+/// - `live` is an atomic, written by the owner, by whoever takes the value
+///   out under the lock, and by `iter_mut` (under the lock and `&mut`).
 /// - `value` and `borrows` are touched without the lock only by the thread
 ///   whose id is in `owner`, and never while that thread's exit hook runs
 ///   for this slot. Everyone else (the exit hook, a thread taking over a
-///   recycled slot, `clear`, `drop`, the `iter_mut` clean-up) holds the
-///   control lock and knows the owner is out of the slot: it is exiting
-///   (and reaches the slot only through its hook), or the `Local` is
-///   borrowed mutably. `iter_mut` touches values without the lock, through
-///   `&mut Local`, with `iterating` set so that hooks keep off.
+///   recycled slot, `clear`, `drop`, the sweep of orphaned values) holds
+///   the control lock and knows the owner is out of the slot: it is exiting
+///   or gone (and reaches the slot only through its hook, under the lock),
+///   or the `Local` is borrowed mutably. `iter_mut` lends values out
+///   without the lock, through `&mut Local`, with `lent_out` set so that
+///   exit hooks keep off until the `Local` is next used.
 struct Slot<T> {
     /// `owner` while the owner's value is in the slot, else `NO_VALUE`:
     /// the one word the fast path checks. Written by the owner (its own id
@@ -628,6 +687,14 @@ impl<T> Slot<T> {
     /// lock, but only ever finds its own id written by itself).
     fn set_owner(&self, id: u64) {
         self.owner.store(id, Ordering::Relaxed);
+    }
+
+    /// # Safety
+    /// The caller may access `value` (see the access rules).
+    #[inline]
+    unsafe fn has_value(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        self.value.with(|value| unsafe { (*value).is_some() })
     }
 
     /// Whether the slot holds the value of thread `me`.
@@ -838,9 +905,9 @@ unsafe fn release_slot<T: Send + 'static>(control: &Control, slot: *const (), ow
             // dropped the value), or orphaned and already cleaned up.
             return;
         }
-        if state.iterating {
-            // An `iter_mut` iterator may be holding this value: leave it for
-            // the iterator to drop.
+        if state.lent_out {
+            // A reference from `iter_mut` may still point at this value:
+            // leave it for the `Local`'s next use to drop.
             state.orphans += 1;
             slot.set_owner(ORPHANED);
             return;

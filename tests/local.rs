@@ -663,7 +663,10 @@ fn thread_exits_racing_iter_mut_and_clear() {
         for h in handles {
             h.join().unwrap();
         }
-        assert_eq!(drops.load(SeqCst), 2, "round {round}: every value dropped by join");
+        // A thread that exited while the values were lent out left its value
+        // to this next use.
+        assert!(!local.is_set());
+        assert_eq!(drops.load(SeqCst), 2, "round {round}: every value dropped once");
         drop(local);
         assert_eq!(drops.load(SeqCst), 2);
     }
@@ -690,7 +693,7 @@ fn scoped_threads_values_are_dropped_exactly_once_even_without_join() {
 }
 
 #[test]
-fn a_thread_exiting_while_iter_mut_lends_its_value_leaves_it_to_the_iterator() {
+fn a_thread_exiting_while_iter_mut_lends_its_value_leaves_it_to_the_next_use() {
     let drops = counter();
     let mut local: Arc<Local<Tracked>> = Arc::new(Local::new());
     let spawn = |id: usize, local: &Arc<Local<Tracked>>| {
@@ -709,32 +712,105 @@ fn a_thread_exiting_while_iter_mut_lends_its_value_leaves_it_to_the_iterator() {
 
     let (handle, exit) = spawn(1, &local);
     let only = Arc::get_mut(&mut local).expect("sole owner");
-    let mut values = only.iter_mut();
-    let value = values.next().expect("the thread's value");
-    // Joining the owner while its value is lent out must not deadlock: its
-    // exit hook leaves the value in place.
+    let lent: Vec<&mut Tracked> = only.iter_mut().collect();
+    // The iterator is gone, the references are not. Joining the owner while
+    // they live must neither deadlock nor free the value under them.
     exit.send(()).unwrap();
     handle.join().unwrap();
     assert_eq!(drops.load(SeqCst), 0, "dropped while lent out");
-    value.id += 10;
-    assert_eq!(value.id, 11);
-    drop(values);
-    assert_eq!(drops.load(SeqCst), 1, "the iterator dropped the orphaned value");
+    for value in lent {
+        value.id += 10;
+        assert_eq!(value.id, 11);
+    }
+    assert_eq!(drops.load(SeqCst), 0);
+    assert!(!only.is_set(), "the test thread has no value"); // a use: the lending is over
+    assert_eq!(drops.load(SeqCst), 1, "the next use dropped the orphaned value");
 
-    // A leaked iterator only delays the drop, to `clear` (or the next
-    // iterator, or the Local's drop).
+    // The same with `clear` as the next use, and a thread exiting after the
+    // iterator was dropped but before the next use.
     let (handle, exit) = spawn(2, &local);
     let only = Arc::get_mut(&mut local).expect("sole owner");
-    std::mem::forget(only.iter_mut());
+    assert_eq!(only.iter_mut().count(), 1);
     exit.send(()).unwrap();
     handle.join().unwrap();
     assert_eq!(drops.load(SeqCst), 1);
     only.clear();
     assert_eq!(drops.load(SeqCst), 2);
+
+    // After that, exits drop their values again.
     let (handle, exit) = spawn(3, &local);
     exit.send(()).unwrap();
     handle.join().unwrap();
-    assert_eq!(drops.load(SeqCst), 3, "hooks work normally again after clear");
+    assert_eq!(drops.load(SeqCst), 3, "hooks work normally again");
+
+    // Owners keep their values through a lending and see the updates.
+    let l = Arc::clone(&local);
+    let (stored_tx, stored_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<Arc<Local<Tracked>>>();
+    let d = Arc::clone(&drops);
+    let owner = thread::spawn(move || {
+        l.set(Tracked::new(4, &d));
+        drop(l);
+        stored_tx.send(()).unwrap();
+        let l = go_rx.recv().unwrap();
+        assert!(l.is_set());
+        assert_eq!(l.with(|v| v.map(|v| v.id)), Some(40));
+        l.with_or(|| unreachable!("kept its value"), |v| assert_eq!(v.id, 40));
+    });
+    stored_rx.recv().unwrap();
+    for value in Arc::get_mut(&mut local).expect("sole owner").iter_mut() {
+        value.id *= 10;
+    }
+    go_tx.send(Arc::clone(&local)).unwrap();
+    owner.join().unwrap();
+    assert_eq!(drops.load(SeqCst), 4);
     drop(local);
-    assert_eq!(drops.load(SeqCst), 3);
+    assert_eq!(drops.load(SeqCst), 4);
+}
+
+/// Uses a `Local` for the first time from its own `Drop`, run as a
+/// thread-local destructor after the `thread_local` crate's exit destructor.
+struct FirstUseAtExit {
+    local: Arc<Local<Tracked>>,
+    drops: Arc<AtomicUsize>,
+    lent: Arc<AtomicUsize>,
+}
+
+impl Drop for FirstUseAtExit {
+    fn drop(&mut self) {
+        let id = self.local.with_or(|| Tracked::new(7, &self.drops), |v| v.id);
+        self.lent.fetch_add(id, SeqCst);
+        if !self.local.is_set() && self.local.set(Tracked::new(8, &self.drops)).is_none() {
+            self.lent.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_local_first_used_after_the_thread_local_crates_exit_destructor_keeps_nothing() {
+    std::thread_local! {
+        static LATE: std::cell::RefCell<Option<FirstUseAtExit>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let (drops, lent) = (counter(), counter());
+    let local: Arc<Local<Tracked>> = Arc::new(Local::new());
+    let probe = FirstUseAtExit {
+        local: Arc::clone(&local),
+        drops: Arc::clone(&drops),
+        lent: Arc::clone(&lent),
+    };
+    thread::spawn(move || {
+        // Registered first, so (std runs thread-local destructors in reverse
+        // order of registration) destroyed after the crate's exit guard,
+        // which the direct `ThreadLocal` use below registers.
+        LATE.with(|late| *late.borrow_mut() = Some(probe));
+        let direct = thread_local::ThreadLocal::new();
+        assert_eq!(*direct.get_or(|| 1), 1);
+    })
+    .join()
+    .expect("no abort, no panic out of the thread");
+    assert_eq!(lent.load(SeqCst), 8, "a temporary was lent, then `set` found no value");
+    assert_eq!(drops.load(SeqCst), 2, "both values dropped by join");
+    let mut local = Arc::into_inner(local).expect("sole owner");
+    assert_eq!(local.iter_mut().count(), 0, "nothing kept for the exited thread");
 }
