@@ -179,7 +179,7 @@ impl<T: Send + 'static> Local<T> {
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         match self.live_slot().or_else(|| self.revived_slot()) {
-            // SAFETY: `live_slot` returned this thread's slot, holding a value.
+            // SAFETY: both return this thread's slot, holding its value.
             Some(slot) => unsafe { slot.lend(|value| f(Some(value))) },
             None => f(None),
         }
