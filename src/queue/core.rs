@@ -12,13 +12,12 @@ use super::tasks::{TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::waiters::{WaitQueue, WaitResult};
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::{Backoff, CachePadded};
 
 struct State<P> {
     items: P,
-    shutdown: bool,
 }
 
 /// What puts and gets touch on every call, on one cache line.
@@ -32,6 +31,9 @@ struct Hot<P> {
     /// change and read without it by threads spinning for an item or for
     /// room, and by `len`.
     len_hint: AtomicUsize,
+    /// Set under the mutex; read under it by puts and gets, and without it
+    /// by `is_shutdown` and `Debug`.
+    shutdown: AtomicBool,
 }
 
 /// Wakes one waiter of a queue if dropped during a panic: a thread that
@@ -61,10 +63,11 @@ impl<P: Policy> Core<P> {
         assert!(capacity != Some(0), "capacity must be at least 1");
         Core {
             hot: CachePadded::new(Hot {
-                state: Mutex::new(State { items: P::default(), shutdown: false }),
+                state: Mutex::new(State { items: P::default() }),
                 put_total: AtomicUsize::new(0),
                 taken_total: AtomicUsize::new(0),
                 len_hint: AtomicUsize::new(0),
+                shutdown: AtomicBool::new(false),
             }),
             tasks: TaskCount::new(),
             capacity,
@@ -104,7 +107,7 @@ impl<P: Policy> Core<P> {
         let mut spun = false;
         loop {
             // Shutdown first, then fullness, as CPython.
-            if state.shutdown {
+            if self.hot.shutdown.load(Ordering::Relaxed) {
                 return Err(PutError::ShutDown(item));
             }
             if self.has_room(state.items.len()) {
@@ -125,7 +128,7 @@ impl<P: Policy> Core<P> {
             let result = waiter.wait(deadline);
             state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
-                if state.shutdown {
+                if self.hot.shutdown.load(Ordering::Relaxed) {
                     return Err(PutError::ShutDown(item));
                 }
                 if !self.has_room(state.items.len()) {
@@ -165,7 +168,7 @@ impl<P: Policy> Core<P> {
             }
             // Items first, then shutdown, then emptiness, as CPython: a
             // shut-down queue still hands out what it holds.
-            if state.shutdown {
+            if self.hot.shutdown.load(Ordering::Relaxed) {
                 return Err(GetError::ShutDown);
             }
             if !block || deadline::has_passed(deadline) {
@@ -190,7 +193,11 @@ impl<P: Policy> Core<P> {
                     }
                     return Ok(item);
                 }
-                return Err(if state.shutdown { GetError::ShutDown } else { GetError::Empty });
+                return Err(if self.hot.shutdown.load(Ordering::Relaxed) {
+                    GetError::ShutDown
+                } else {
+                    GetError::Empty
+                });
             }
         }
     }
@@ -212,7 +219,7 @@ impl<P: Policy> Core<P> {
     /// Python's `shutdown(immediate)`.
     pub(crate) fn shutdown(&self, immediate: bool) {
         let mut state = self.hot.state.lock();
-        state.shutdown = true;
+        self.hot.shutdown.store(true, Ordering::Release);
         let discarded = if immediate {
             let items = state.items.take_all();
             // Discarded items count as taken (and, below, as done).
@@ -240,7 +247,7 @@ impl<P: Policy> Core<P> {
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.hot.state.lock().shutdown
+        self.hot.shutdown.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -274,6 +281,7 @@ impl<P> Core<P> {
             .field("len", &self.len())
             .field("capacity", &self.capacity)
             .field("unfinished_tasks", &self.unfinished())
-            .finish_non_exhaustive()
+            .field("is_shutdown", &self.hot.shutdown.load(Ordering::Acquire))
+            .finish()
     }
 }
