@@ -475,3 +475,93 @@ fn fifo_shutdown_wakes_blocked_getter() {
         assert!(q.get().is_err());
     });
 }
+
+// --- the single-lock core (LifoQueue, PriorityQueue) --------------------------
+
+/// LIFO, capacity 1: a blocked putter and a blocked getter hand over every
+/// item; `join` sees every task done.
+#[test]
+fn lifo_blocking_handoff_loses_nothing() {
+    model(|| {
+        let q = Arc::new(threadkit::LifoQueue::bounded(1));
+        let q2 = q.clone();
+        let producer = thread::spawn(move || {
+            for i in 0..2 {
+                q2.put(i).unwrap();
+            }
+            q2.join();
+            assert_eq!(q2.unfinished_tasks(), 0);
+        });
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(q.get().unwrap());
+            q.task_done().unwrap();
+        }
+        producer.join().unwrap();
+        // Capacity 1: each item is taken before the next is put.
+        assert_eq!(got, vec![0, 1]);
+    });
+}
+
+/// Two producers race into a priority queue while a consumer blocks: the
+/// consumer gets both items exactly once.
+#[test]
+fn priority_two_producers_one_blocked_consumer() {
+    model(|| {
+        let q = Arc::new(threadkit::PriorityQueue::new());
+        let producers: Vec<_> = [2u32, 1]
+            .into_iter()
+            .map(|item| {
+                let q = q.clone();
+                thread::spawn(move || q.put(item).unwrap())
+            })
+            .collect();
+        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+        for p in producers {
+            p.join().unwrap();
+        }
+        got.sort();
+        assert_eq!(got, vec![1, 2]);
+        assert_eq!(q.try_get(), Err(GetError::Empty));
+    });
+}
+
+/// A timed get on a priority queue racing a put: it gets the item or times
+/// out, and then the item is still queued.
+#[test]
+fn priority_timed_get_races_put() {
+    model_expiring(|| {
+        let q = Arc::new(threadkit::PriorityQueue::new());
+        let q2 = q.clone();
+        let producer = thread::spawn(move || q2.put(7u32).unwrap());
+        let got = q.get_timeout(TIMEOUT);
+        producer.join().unwrap();
+        match got {
+            Ok(item) => assert_eq!(item, 7),
+            Err(GetError::Empty) => assert_eq!(q.try_get(), Ok(7)),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    });
+}
+
+/// `shutdown_immediate` on a LIFO queue wakes a blocked getter and a
+/// joiner waiting for a discarded item.
+#[test]
+fn lifo_shutdown_immediate_wakes_getter_and_joiner() {
+    model(|| {
+        let q: Arc<threadkit::LifoQueue<u32>> = Arc::new(threadkit::LifoQueue::new());
+        let q2 = q.clone();
+        let getter = thread::spawn(move || q2.get());
+        q.put(1).unwrap();
+        q.shutdown_immediate();
+        // Either the getter took the item before the shutdown discarded it,
+        // or it was discarded and the getter sees the shutdown.
+        match getter.join().unwrap() {
+            Ok(1) => q.task_done().unwrap(),
+            Ok(other) => panic!("unexpected item {other}"),
+            Err(ShutDown(())) => {}
+        }
+        q.join();
+        assert_eq!(q.unfinished_tasks(), 0);
+    });
+}

@@ -577,3 +577,43 @@ fn parking_lot_37_primitives_in_thread_local_destructor() {
     .unwrap();
     assert!(ran.load(Ordering::SeqCst), "the destructor ran to the end");
 }
+
+// ---- Local (thread_local#94/#97, #79/#65) -------------------------------
+
+/// thread_local#94 / #97: an initializer that panics leaves no value and
+/// the `Local` usable, for this thread and for others.
+#[test]
+fn thread_local_94_97_panicking_initializer() {
+    let local: Local<String> = Local::new();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        local.with_or(|| panic!("initializer fails"), |s| s.len())
+    }));
+    assert!(r.is_err());
+    assert!(!local.is_set(), "no value left behind by the failed initializer");
+    assert_eq!(local.with_or(|| "ok".to_string(), |s| s.clone()), "ok");
+    thread::scope(|s| {
+        s.spawn(|| {
+            assert!(!local.is_set());
+            assert_eq!(local.with_or(|| "other".to_string(), |s| s.clone()), "other");
+        });
+    });
+}
+
+/// thread_local#79 / #65: a new thread never sees a value left by an
+/// exited thread, even though thread ids (and the `thread_local` crate's
+/// slots) are recycled.
+#[test]
+fn thread_local_79_65_new_thread_never_sees_exited_value() {
+    let local: Arc<Local<u64>> = Arc::new(Local::new());
+    let rounds = if cfg!(miri) { 8 } else { 200 };
+    for round in 0..rounds {
+        let l = local.clone();
+        thread::spawn(move || {
+            assert!(!l.is_set(), "round {round}: a new thread saw an old value");
+            assert_eq!(l.set(round), None);
+        })
+        .join()
+        .unwrap();
+    }
+    assert!(!local.is_set());
+}

@@ -259,14 +259,17 @@ impl WaitQueue {
     /// Returns the outcome, decided under the mutex.
     fn withdraw(&self, node: &Arc<Node>) -> WaitResult {
         let mut inner: MutexGuard<'_, Inner> = self.inner.lock();
-        if node.state.load(Ordering::Acquire) == NOTIFIED {
+        if node.state.load(Ordering::Acquire) == NOTIFIED
+            && !cfg!(feature = "_broken_timeout_withdraw")
+        {
             return WaitResult::Notified;
         }
-        let at = inner
-            .waiters
-            .iter()
-            .position(|queued| Arc::ptr_eq(queued, node))
-            .expect("a waiting node is in its queue");
+        let Some(at) = inner.waiters.iter().position(|queued| Arc::ptr_eq(queued, node)) else {
+            // Only the deliberately broken variant gets here: it ignored the
+            // notify above and so drops that wakeup.
+            assert!(cfg!(feature = "_broken_timeout_withdraw"), "a waiting node is in its queue");
+            return WaitResult::TimedOut;
+        };
         inner.waiters.remove(at);
         let left = inner.waiters.len();
         self.waiting.store(left, Ordering::Relaxed);
