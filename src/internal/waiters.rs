@@ -267,8 +267,10 @@ impl WaitQueue {
         let Some(at) = inner.waiters.iter().position(|queued| Arc::ptr_eq(queued, node)) else {
             // Only the deliberately broken variant gets here: it ignored the
             // notify above and so drops that wakeup.
-            assert!(cfg!(feature = "_broken_timeout_withdraw"), "a waiting node is in its queue");
-            return WaitResult::TimedOut;
+            if cfg!(feature = "_broken_timeout_withdraw") {
+                return WaitResult::TimedOut;
+            }
+            unreachable!("a waiting node is in its queue");
         };
         inner.waiters.remove(at);
         let left = inner.waiters.len();
