@@ -164,6 +164,8 @@ fn worker_pool() {
             let (jobs, done, per_worker) = (&jobs, &done, &per_worker);
             s.spawn(move || {
                 while let Ok(job) = jobs.get_task() {
+                    // A job takes a moment, so the work spreads over the pool.
+                    std::thread::sleep(Duration::from_millis(1));
                     let _square = *job * *job;
                     done.fetch_add(1, Ordering::Relaxed);
                     *per_worker.lock().entry(worker).or_insert(0) += 1;
