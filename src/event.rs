@@ -153,8 +153,13 @@ impl Event {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        if self.is_set() || deadline::has_passed(deadline) {
-            return self.is_set();
+        // Read the flag once: re-reading it to build the return value could
+        // see a `clear` that landed in between and report `false` for a wait
+        // that found the flag set (found by the loom model
+        // `set_then_clear_releases_the_waiter_with_true`).
+        let set = self.is_set();
+        if set || deadline::has_passed(deadline) {
+            return set;
         }
         let Some(waiter) = self.waiters.enqueue_unless(|_, _| self.is_set()) else {
             return true;
