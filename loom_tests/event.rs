@@ -158,3 +158,39 @@ fn timed_wait_racing_set() {
         assert!(event.wait_timeout(SOME_TIME));
     });
 }
+
+/// Two threads hand a turn back and forth through two events (`ping`,
+/// `pong`), clearing each after waiting for it. Every `wait` must return
+/// only after the matching `set` of this round: a `set` whose flag change
+/// was already cleared must not wake a waiter that queued after the clear
+/// (that would be a spurious wakeup, and the rounds would drift apart).
+#[test]
+fn ping_pong_rounds_never_wake_early() {
+    set_loom_timeouts(LoomTimeouts::Never);
+    loom::model(|| {
+        const ROUNDS: usize = 2;
+        let ping = Arc::new(Event::new());
+        let pong = Arc::new(Event::new());
+        let sent_ping = Arc::new(AtomicUsize::new(0));
+        let sent_pong = Arc::new(AtomicUsize::new(0));
+        let (ping2, pong2, sp2, so2) =
+            (ping.clone(), pong.clone(), sent_ping.clone(), sent_pong.clone());
+        let partner = thread::spawn(move || {
+            for round in 0..ROUNDS {
+                ping2.wait();
+                assert_eq!(sp2.load(Ordering::Relaxed), round + 1, "ping woke early");
+                ping2.clear();
+                so2.store(round + 1, Ordering::Relaxed);
+                pong2.set();
+            }
+        });
+        for round in 0..ROUNDS {
+            sent_ping.store(round + 1, Ordering::Relaxed);
+            ping.set();
+            pong.wait();
+            assert_eq!(sent_pong.load(Ordering::Relaxed), round + 1, "pong woke early");
+            pong.clear();
+        }
+        partner.join().unwrap();
+    });
+}

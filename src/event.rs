@@ -67,13 +67,19 @@ impl Event {
     /// e.wait(); // returns at once
     /// ```
     pub fn set(&self) {
-        if !self.flag.swap(true, Ordering::AcqRel) {
-            // Waiters check the flag under the queue's mutex; taking that
-            // mutex after the swap means each waiter either saw the flag or
-            // is already queued here (no lost wakeup, no reliance on
-            // store-load ordering across two atomics).
-            self.waiters.notify_all_locked();
+        if self.flag.load(Ordering::Acquire) {
+            // Already set: every waiter was released by the `set` that set
+            // it, and none queues while it stays set.
+            return;
         }
+        // The flag changes under the queue's mutex, where waiters check it
+        // before queueing, so each waiter either saw the flag or is queued
+        // here (no lost wakeup). Changing it before taking the mutex would
+        // let a `clear` and a new waiter slip in between, and this `set`
+        // would wake that waiter although the flag was clear all the time it
+        // waited (a spurious wakeup, found by the loom model
+        // `ping_pong_rounds_never_wake_early`).
+        self.waiters.notify_all_if(|| !self.flag.swap(true, Ordering::AcqRel));
     }
 
     /// Clears the flag: later waits block until the next `set`.

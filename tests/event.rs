@@ -3,7 +3,7 @@
 //! Timing assertions are lower bounds only.
 #![cfg(not(loom))]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -184,28 +184,61 @@ fn unset_event_holds_waiter_for_whole_timeout() {
     });
 }
 
-/// Two threads hand a turn back and forth through two events, many times:
-/// each `set` is seen exactly once by the other side.
+/// Sets `abort` and both events if its thread panics, so that a failed
+/// assertion on one side of a two-thread handoff ends the test instead of
+/// leaving the other side blocked forever.
+struct UnblockOnPanic<'a> {
+    abort: &'a AtomicBool,
+    events: [&'a Event; 2],
+}
+
+impl Drop for UnblockOnPanic<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.abort.store(true, Ordering::SeqCst);
+            for e in self.events {
+                e.set();
+            }
+        }
+    }
+}
+
+/// Two threads hand a turn back and forth through two events, many times,
+/// each clearing the event it waited for: every `wait` returns only after
+/// the matching `set` of its own round. (A `set` racing the other side's
+/// `clear` and next `wait` must not wake that next wait early.)
 #[test]
 fn ping_pong_through_two_events() {
-    const ROUNDS: usize = 2_000;
+    const ROUNDS: usize = 20_000;
     let ping = Event::new();
     let pong = Event::new();
-    let count = AtomicUsize::new(0);
+    let sent_ping = AtomicUsize::new(0);
+    let sent_pong = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
     thread::scope(|s| {
         s.spawn(|| {
-            for _ in 0..ROUNDS {
+            let _unblock = UnblockOnPanic { abort: &abort, events: [&ping, &pong] };
+            for round in 0..ROUNDS {
                 ping.wait();
+                if abort.load(Ordering::SeqCst) {
+                    return;
+                }
+                assert_eq!(sent_ping.load(Ordering::Relaxed), round + 1, "ping woke early");
                 ping.clear();
-                count.fetch_add(1, Ordering::Relaxed);
+                sent_pong.store(round + 1, Ordering::Relaxed);
                 pong.set();
             }
         });
+        let _unblock = UnblockOnPanic { abort: &abort, events: [&ping, &pong] };
         for round in 0..ROUNDS {
+            sent_ping.store(round + 1, Ordering::Relaxed);
             ping.set();
             pong.wait();
+            if abort.load(Ordering::SeqCst) {
+                return; // the partner failed; the scope reports its panic
+            }
+            assert_eq!(sent_pong.load(Ordering::Relaxed), round + 1, "pong woke early");
             pong.clear();
-            assert_eq!(count.load(Ordering::Relaxed), round + 1);
         }
     });
 }
