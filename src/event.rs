@@ -67,18 +67,15 @@ impl Event {
     /// e.wait(); // returns at once
     /// ```
     pub fn set(&self) {
-        if self.flag.load(Ordering::Acquire) {
-            // Already set: every waiter was released by the `set` that set
-            // it, and none queues while it stays set.
-            return;
-        }
         // The flag changes under the queue's mutex, where waiters check it
         // before queueing, so each waiter either saw the flag or is queued
         // here (no lost wakeup). Changing it before taking the mutex would
         // let a `clear` and a new waiter slip in between, and this `set`
         // would wake that waiter although the flag was clear all the time it
         // waited (a spurious wakeup, found by the loom model
-        // `ping_pong_rounds_never_wake_early`).
+        // `ping_pong_rounds_never_wake_early`). No lock-free shortcut for an
+        // already-set flag: the swap, a release, also publishes this
+        // thread's earlier writes to whoever next sees the flag set.
         self.waiters.notify_all_if(|| !self.flag.swap(true, Ordering::AcqRel));
     }
 
