@@ -67,13 +67,16 @@ impl Event {
     /// e.wait(); // returns at once
     /// ```
     pub fn set(&self) {
-        if !self.flag.swap(true, Ordering::AcqRel) {
-            // Waiters check the flag under the queue's mutex; taking that
-            // mutex after the swap means each waiter either saw the flag or
-            // is already queued here (no lost wakeup, no reliance on
-            // store-load ordering across two atomics).
-            self.waiters.notify_all_locked();
-        }
+        // The flag changes under the queue's mutex, where waiters check it
+        // before queueing, so each waiter either saw the flag or is queued
+        // here (no lost wakeup). Changing it before taking the mutex would
+        // let a `clear` and a new waiter slip in between, and this `set`
+        // would wake that waiter although the flag was clear all the time it
+        // waited (a spurious wakeup, found by the loom model
+        // `ping_pong_rounds_never_wake_early`). No lock-free shortcut for an
+        // already-set flag: the swap, a release, also publishes this
+        // thread's earlier writes to whoever next sees the flag set.
+        self.waiters.notify_all_if(|| !self.flag.swap(true, Ordering::AcqRel));
     }
 
     /// Clears the flag: later waits block until the next `set`.
@@ -153,8 +156,13 @@ impl Event {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        if self.is_set() || deadline::has_passed(deadline) {
-            return self.is_set();
+        // Read the flag once: re-reading it to build the return value could
+        // see a `clear` that landed in between and report `false` for a wait
+        // that found the flag set (found by the loom model
+        // `set_then_clear_releases_the_waiter_with_true`).
+        let set = self.is_set();
+        if set || deadline::has_passed(deadline) {
+            return set;
         }
         let Some(waiter) = self.waiters.enqueue_unless(|_, _| self.is_set()) else {
             return true;

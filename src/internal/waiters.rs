@@ -174,13 +174,6 @@ impl WaitQueue {
         self.notify(usize::MAX)
     }
 
-    /// `notify_all` without the lock-free empty check, for callers whose
-    /// waiters are not ordered before the notify by a lock of their own:
-    /// taking the mutex orders this call against every `enqueue`.
-    pub(crate) fn notify_all_locked(&self) -> usize {
-        self.notify_slow(usize::MAX)
-    }
-
     /// `notify_one` for callers not ordered after the waiter's `enqueue`
     /// by a common lock: they publish their state change with a `SeqCst`
     /// read-modify-write, and waiters re-check that state with a `SeqCst`
@@ -211,6 +204,23 @@ impl WaitQueue {
         self.waiting.load(Ordering::SeqCst) != 0
     }
 
+    /// Runs `update` under the internal mutex and, if it returns true, wakes
+    /// every thread queued at that moment. Returns how many were woken.
+    ///
+    /// For a state change that must be atomic with its wakeup, as
+    /// `Event::set`'s flag is: changed outside the mutex, a concurrent
+    /// `clear` and a new waiter's `enqueue` could slip in between the change
+    /// and the wakeup, and the wakeup would then take that new waiter,
+    /// which queued after the flag was already clear again (a spurious
+    /// wakeup). `update` must not block or run user code.
+    pub(crate) fn notify_all_if(&self, update: impl FnOnce() -> bool) -> usize {
+        let inner = self.inner.lock();
+        if !update() {
+            return 0;
+        }
+        self.notify_locked(inner, usize::MAX)
+    }
+
     /// Whether any thread is queued (a snapshot).
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiting.load(Ordering::Relaxed) != 0
@@ -218,7 +228,11 @@ impl WaitQueue {
 
     #[cold]
     fn notify_slow(&self, n: usize) -> usize {
-        let mut inner = self.inner.lock();
+        self.notify_locked(self.inner.lock(), n)
+    }
+
+    /// Wakes up to `n` queued threads; `inner` is this queue's mutex, held.
+    fn notify_locked(&self, mut inner: MutexGuard<'_, Inner>, n: usize) -> usize {
         let queued = inner.waiters.len();
         let count = n.min(queued);
         match count {
