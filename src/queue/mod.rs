@@ -38,6 +38,7 @@ mod task;
 pub(crate) mod tasks;
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use self::core::Core;
@@ -465,6 +466,13 @@ macro_rules! queue_type {
                 $name::new()
             }
         }
+
+        // As std's `Mutex` and crossbeam-channel's `Sender`/`Receiver`: a
+        // panic in user code (`Ord`, `Drop`, a worker) leaves the queue
+        // whole (no item lost, duplicated or half-moved), and items are never
+        // mutated in place, so nothing broken can be observed through it.
+        impl<T> UnwindSafe for $name<T> {}
+        impl<T> RefUnwindSafe for $name<T> {}
 
         impl<T> fmt::Debug for $name<T> {
             /// Never blocks; never prints the items.
