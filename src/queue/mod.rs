@@ -513,6 +513,18 @@ queue_type! {
     ///     jobs.shutdown(); // the workers' `get_task` fails and they exit
     /// });
     /// ```
+    ///
+    /// A queue of `!Send` items cannot be shared between threads (with
+    /// `1u32` instead of `Rc::new(1)` this compiles):
+    ///
+    /// ```compile_fail,E0277
+    /// use std::rc::Rc;
+    /// let q = threadkit::Queue::new();
+    /// q.put(Rc::new(1)).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| q.len());
+    /// });
+    /// ```
     Queue, FifoCore<T>, [Sized], "first-in, first-out"
 }
 
