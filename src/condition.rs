@@ -28,6 +28,7 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::internal::deadline;
@@ -462,6 +463,11 @@ impl Condition {
         self.waiters.notify_all()
     }
 }
+
+// Holds no user data, and a panic anywhere (a `wait_while` condition, a
+// notified thread) leaves its waiter queue consistent: nothing to observe.
+impl UnwindSafe for Condition {}
+impl RefUnwindSafe for Condition {}
 
 impl Default for Condition {
     fn default() -> Self {

@@ -13,6 +13,7 @@
 //! lock-free `is_set`.
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::internal::deadline;
@@ -174,6 +175,11 @@ impl Event {
         }
     }
 }
+
+// A flag and a waiter queue, both consistent after any panic (no user code
+// runs inside an `Event`).
+impl UnwindSafe for Event {}
+impl RefUnwindSafe for Event {}
 
 impl Default for Event {
     fn default() -> Self {

@@ -147,6 +147,14 @@ const NO_VALUE: u64 = u64::MAX - 1;
 /// }
 /// assert!(!scratch.is_set()); // this thread never created one
 /// ```
+///
+/// Values are dropped by other threads (at `Local`'s drop, by `clear`), so
+/// a `!Send` type is refused (with `Cell<u32>` instead of `Rc<u32>` this
+/// compiles):
+///
+/// ```compile_fail,E0277
+/// let local: threadkit::Local<std::rc::Rc<u32>> = threadkit::Local::new();
+/// ```
 pub struct Local<T: Send + 'static> {
     slots: Slots<T>,
     control: Arc<Control>,

@@ -129,6 +129,15 @@ pub(crate) struct FifoCore<T> {
     _owns: PhantomData<T>,
 }
 
+// SAFETY: `_owns: PhantomData<T>` would make the queue `Sync` only for
+// `T: Sync`, but a queue never shares a `T`: a producer moves each item
+// into a slot under `tail` and exactly one consumer moves it out under
+// `head` (after the `ready` handoff), and nothing hands out `&T` (`Debug`
+// prints no items). Items only move between threads, as through a
+// `Mutex<T>`, which needs `T: Send` and not `T: Sync`. Every other field is
+// `Sync` by itself (`Cursor<T>: Send` for `T: Send` behind the mutexes).
+unsafe impl<T: Send> Sync for FifoCore<T> {}
+
 impl<T> FifoCore<T> {
     pub(crate) fn new(capacity: Option<usize>) -> Self {
         assert!(capacity != Some(0), "capacity must be at least 1");

@@ -38,6 +38,7 @@ mod task;
 pub(crate) mod tasks;
 
 use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use self::core::Core;
@@ -466,6 +467,13 @@ macro_rules! queue_type {
             }
         }
 
+        // As std's `Mutex` and crossbeam-channel's `Sender`/`Receiver`: a
+        // panic in user code (`Ord`, `Drop`, a worker) leaves the queue
+        // whole (no item lost, duplicated or half-moved), and items are never
+        // mutated in place, so nothing broken can be observed through it.
+        impl<T> UnwindSafe for $name<T> {}
+        impl<T> RefUnwindSafe for $name<T> {}
+
         impl<T> fmt::Debug for $name<T> {
             /// Never blocks; never prints the items.
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -503,6 +511,18 @@ queue_type! {
     ///     jobs.join();
     ///     assert_eq!(total.load(Ordering::Relaxed), 55);
     ///     jobs.shutdown(); // the workers' `get_task` fails and they exit
+    /// });
+    /// ```
+    ///
+    /// A queue of `!Send` items cannot be shared between threads (with
+    /// `1u32` instead of `Rc::new(1)` this compiles):
+    ///
+    /// ```compile_fail,E0277
+    /// use std::rc::Rc;
+    /// let q = threadkit::Queue::new();
+    /// q.put(Rc::new(1)).unwrap();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| q.len());
     /// });
     /// ```
     Queue, FifoCore<T>, [Sized], "first-in, first-out"

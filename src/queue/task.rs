@@ -25,6 +25,19 @@ use super::tasks::TaskSink;
 /// assert_eq!(q.unfinished_tasks(), 0);
 /// q.join(); // returns at once
 /// ```
+///
+/// A `Task` of a `!Send` item cannot move to another thread (with `1u32`
+/// instead of `Rc::new(1)` this compiles):
+///
+/// ```compile_fail,E0277
+/// use std::rc::Rc;
+/// let q = threadkit::Queue::new();
+/// q.put(Rc::new(1)).unwrap();
+/// let task = q.get_task().unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(task));
+/// });
+/// ```
 pub struct Task<'a, T> {
     item: ManuallyDrop<T>,
     queue: &'a dyn TaskSink,
