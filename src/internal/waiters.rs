@@ -11,8 +11,8 @@
 //!    mutex, and marks it `WAITING`. The caller does this *before* releasing
 //!    whatever lock protects the condition it waits for, so a notifier that
 //!    takes that lock afterwards is guaranteed to see the waiter.
-//! 2. The caller releases its lock and calls [`Waiter::wait`], which spins
-//!    briefly and then parks until the node's state becomes `NOTIFIED`.
+//! 2. The caller releases its lock and calls [`Waiter::wait`], which parks
+//!    until the node's state becomes `NOTIFIED`.
 //! 3. A notifier pops nodes from the head under the internal mutex, marks
 //!    each `NOTIFIED` there, releases the mutex, and only then unparks them
 //!    (waking with a lock held would make the woken thread block on it).
@@ -40,7 +40,7 @@ use std::time::Instant;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, MutexGuard};
-use crate::loom::{Backoff, Parker, Unparker, park, thread_local};
+use crate::loom::{Parker, Unparker, park, thread_local};
 
 /// Not in any queue.
 const IDLE: usize = 0;
@@ -326,16 +326,10 @@ impl Waiter<'_> {
     }
 
     fn park_on(&self, parker: &Parker, deadline: Option<Instant>) -> WaitResult {
-        // A handoff between running threads usually completes within a few
-        // microseconds; spinning that long first saves two context switches.
-        // (Under loom the backoff is already complete: models never spin.)
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            if self.is_notified() {
-                return WaitResult::Notified;
-            }
-            backoff.snooze();
-        }
+        // No spinning here: callers that benefit from it (the queues) spin
+        // before they register. Spinning after registering, with yields on a
+        // busy machine, made a Condition ping-pong several times slower than
+        // parking_lot's, whose waiters park at once.
         loop {
             if self.is_notified() {
                 return WaitResult::Notified;
