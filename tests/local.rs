@@ -519,8 +519,12 @@ fn a_local_dropped_before_its_threads_exit_leaves_no_dangling_hook() {
                 let fresh: Local<Tracked> = Local::new();
                 fresh.set(Tracked::new(100 + i, &d));
                 drop(fresh);
-                let kept = Box::leak(Box::new(Local::new()));
+                // A Local still alive when the thread exits: handed back to
+                // the main thread, which drops it only after the join (boxed,
+                // so it stays at one address throughout).
+                let kept = Box::new(Local::new());
                 kept.set(Tracked::new(200 + i, &d));
+                kept
             })
         })
         .collect();
@@ -530,9 +534,9 @@ fn a_local_dropped_before_its_threads_exit_leaves_no_dangling_hook() {
     drop(Arc::into_inner(local).expect("sole owner"));
     assert_eq!(drops.load(SeqCst), 4);
     release.wait();
-    for h in handles {
-        h.join().unwrap();
-    }
+    let kept: Vec<Box<Local<Tracked>>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(drops.load(SeqCst), 12, "each value dropped exactly once");
+    drop(kept); // their values went at their threads' exits: nothing left to drop
     assert_eq!(drops.load(SeqCst), 12, "each value dropped exactly once");
 
     // One long-lived thread, many short-lived Locals.

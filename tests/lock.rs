@@ -59,7 +59,7 @@ fn far_future() -> Instant {
 #[test]
 fn counter_is_exact_under_contention() {
     const THREADS: u64 = 8;
-    const ITERS: u64 = 50_000;
+    const ITERS: u64 = if cfg!(miri) { 50 } else { 50_000 };
     let lock = Lock::new(0u64);
     thread::scope(|s| {
         for _ in 0..THREADS {
@@ -87,7 +87,7 @@ fn mixed_acquisition_kinds_are_exclusive() {
     // lock, try_lock and timed locks all exclude one another; every success
     // is counted, and the counter matches the successes exactly.
     const THREADS: usize = 4;
-    const ITERS: u64 = 20_000;
+    const ITERS: u64 = if cfg!(miri) { 40 } else { 20_000 };
     let lock = Lock::new(0u64);
     let successes: u64 = thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)

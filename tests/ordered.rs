@@ -11,7 +11,7 @@ use std::thread;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRunner};
 use threadkit::{Lock, LockGuard, LockKey, LockOrderError, Ordered, RLock, RLockGuard, acquire};
 
 /// Runs `f` on its own thread and fails the test (instead of hanging) if it
@@ -38,7 +38,7 @@ fn with_watchdog<F: FnOnce() + Send + 'static>(secs: u64, f: F) {
 
 #[test]
 fn opposite_argument_orders_never_deadlock() {
-    const ROUNDS: u64 = 10_000;
+    const ROUNDS: u64 = if cfg!(miri) { 50 } else { 10_000 };
     with_watchdog(60, || {
         let x = Arc::new(Lock::new(0u64));
         let y = Arc::new(Lock::new(0u64));
@@ -75,7 +75,7 @@ fn opposite_argument_orders_never_deadlock() {
 
 #[test]
 fn dining_philosophers_finish() {
-    const MEALS: usize = 2_000;
+    const MEALS: usize = if cfg!(miri) { 20 } else { 2_000 };
     with_watchdog(60, || {
         let forks: Arc<Vec<Lock<usize>>> = Arc::new((0..5).map(|_| Lock::new(0)).collect());
         let philosophers: Vec<_> = (0..5)
@@ -575,7 +575,23 @@ fn check_state(
 #[test]
 fn bookkeeping_matches_the_model() {
     with_watchdog(120, || {
-        let mut runner = TestRunner::new(Config { cases: 512, ..Config::default() });
+        let mut runner = TestRunner::new(Config {
+            cases: if cfg!(miri) { 4 } else { 512 },
+            // Under Miri's isolation there is no file system (nor working
+            // directory) to keep failing cases in.
+            failure_persistence: if cfg!(miri) {
+                None
+            } else {
+                Config::default().failure_persistence
+            },
+            // ChaCha, the default, costs seconds of interpretation per case.
+            rng_algorithm: if cfg!(miri) {
+                RngAlgorithm::XorShift
+            } else {
+                Config::default().rng_algorithm
+            },
+            ..Config::default()
+        });
         runner
             .run(&prop::collection::vec(op(), 1..24), |ops| {
                 check_model(&ops);

@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use threadkit::{GetError, LifoQueue, PriorityQueue, PutError, Queue};
 
 /// Cases per test (see the module docs).
-const CASES: u32 = 256;
+const CASES: u32 = if cfg!(miri) { 4 } else { 256 };
 /// Longest operation sequence.
 const MAX_OPS: usize = 64;
 
@@ -368,8 +368,20 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op(), 0..=MAX_OPS)
 }
 
+/// `cases` cases. Under Miri: no failure file (isolation leaves no file
+/// system nor working directory) and the cheap XorShift generator (ChaCha,
+/// the default, costs about ten seconds of interpretation per case).
+fn proptest_config(cases: u32) -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(cases);
+    if cfg!(miri) {
+        config.failure_persistence = None;
+        config.rng_algorithm = proptest::test_runner::RngAlgorithm::XorShift;
+    }
+    config
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(CASES))]
+    #![proptest_config(proptest_config(CASES))]
 
     #[test]
     fn fifo_unbounded(ops in ops()) {

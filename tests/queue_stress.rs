@@ -18,7 +18,7 @@ use threadkit::{GetError, LifoQueue, PriorityQueue, PutError, Queue};
 const PRODUCERS: u64 = 4;
 const CONSUMERS: usize = 4;
 /// Items per producer.
-const ITEMS: u64 = if cfg!(miri) { 100 } else { 100_000 };
+const ITEMS: u64 = if cfg!(miri) { 40 } else { 100_000 };
 /// The timeout of the timed variant: short, so that many calls expire.
 const TICK: Duration = Duration::from_micros(50);
 

@@ -69,7 +69,7 @@ fn assert_not_mine<T>(lock: &RLock<T>) {
 #[test]
 fn counter_is_exact_under_contention() {
     const THREADS: u64 = 8;
-    const ITERS: u64 = 30_000;
+    const ITERS: u64 = if cfg!(miri) { 50 } else { 30_000 };
     let lock = RLock::new(Cell::new(0u64));
     thread::scope(|s| {
         for _ in 0..THREADS {
@@ -388,8 +388,20 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// `cases` cases. Under Miri: no failure file (isolation leaves no file
+/// system nor working directory) and the cheap XorShift generator (ChaCha,
+/// the default, costs about ten seconds of interpretation per case).
+fn proptest_config(cases: u32) -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(cases);
+    if cfg!(miri) {
+        config.failure_persistence = None;
+        config.rng_algorithm = proptest::test_runner::RngAlgorithm::XorShift;
+    }
+    config
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(proptest_config(if cfg!(miri) { 4 } else { 64 }))]
 
     /// Random lock / try_lock / drop sequences on one thread match a model
     /// counter; a second thread sees the lock as taken exactly when the
