@@ -2,5 +2,6 @@
 //! public; the parking logic and nearly all `unsafe` of the crate live here.
 
 pub(crate) mod deadline;
+pub(crate) mod spin;
 pub(crate) mod thread_id;
 pub(crate) mod waiters;

@@ -11,10 +11,11 @@ use super::policy::Policy;
 use super::tasks::{TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
+use crate::internal::spin::spin_until;
 use crate::internal::waiters::{WaitQueue, WaitResult};
+use crate::loom::CachePadded;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::loom::{Backoff, CachePadded};
 
 struct State<P> {
     items: P,
@@ -82,17 +83,10 @@ impl<P: Policy> Core<P> {
     }
 
     /// Spins briefly (never under loom) until `ready(len_hint)`, without
-    /// holding the mutex: a handoff between running threads completes
-    /// faster than registering as a waiter and being woken.
+    /// holding the mutex.
     #[inline]
     fn spin_until(&self, ready: impl Fn(usize) -> bool) {
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            if ready(self.hot.len_hint.load(Ordering::Relaxed)) {
-                return;
-            }
-            backoff.snooze();
-        }
+        spin_until(|| ready(self.hot.len_hint.load(Ordering::Relaxed)));
     }
 
     /// Puts `item`, blocking while full until `deadline` (`None`: forever).

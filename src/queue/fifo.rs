@@ -49,11 +49,12 @@ use std::time::Instant;
 use super::tasks::{TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
+use crate::internal::spin::spin_until;
 use crate::internal::waiters::{WaitQueue, WaitResult};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use crate::loom::{Backoff, CachePadded, loom_sc_fence};
+use crate::loom::{CachePadded, loom_sc_fence};
 
 /// Slots per block. Small under loom so that models cross block boundaries.
 #[cfg(not(loom))]
@@ -211,10 +212,7 @@ impl<T> FifoCore<T> {
                 // registering and being woken. Other producers would wait
                 // for this same room anyway. (Never spins under loom.)
                 spun = true;
-                let backoff = Backoff::new();
-                while !backoff.is_completed() && !self.has_room(&mut tail, Ordering::Acquire) {
-                    backoff.snooze();
-                }
+                spin_until(|| self.has_room(&mut tail, Ordering::Acquire));
                 continue;
             }
             let waiter = self.not_full.enqueue();
@@ -293,10 +291,7 @@ impl<T> FifoCore<T> {
                 // As in `put`: other consumers would wait for this same
                 // slot anyway. (Never spins under loom.)
                 spun = true;
-                let backoff = Backoff::new();
-                while !backoff.is_completed() && !Self::head_ready(&head, Ordering::Relaxed) {
-                    backoff.snooze();
-                }
+                spin_until(|| Self::head_ready(&head, Ordering::Relaxed));
                 continue;
             }
             let waiter = self.not_empty.enqueue();

@@ -81,8 +81,10 @@ impl<T: Ord> Policy for Priority<T> {
             return self.heap.pop().map(|e| e.item);
         }
         // Comparisons only: the path the last entry sinks along when it
-        // replaces the root, ending at `hole`.
+        // replaces the root. A heap of `usize` entries is at most 64 deep.
         let moving = &self.heap[last];
+        let mut path = [0usize; usize::BITS as usize];
+        let mut depth = 0;
         let mut hole = 0;
         loop {
             let left = 2 * hole + 1;
@@ -98,32 +100,21 @@ impl<T: Ord> Policy for Priority<T> {
             if !self.heap[child].before(moving) {
                 break;
             }
+            path[depth] = child;
+            depth += 1;
             hole = child;
         }
-        // Moves only: shift each entry on the path up one level, then put
-        // the last entry into the hole.
+        // Moves only: the former last entry replaces the root and walks down
+        // the recorded path, each child on it moving up one level.
         self.heap.swap(0, last);
         let root = self.heap.pop().expect("heap has at least two entries");
-        // Now the former last entry sits at the root; walk it down the
-        // precomputed path (each step a swap with the chosen child).
         let mut at = 0;
-        while at != hole {
-            let child = child_on_path(at, hole);
+        for &child in &path[..depth] {
             self.heap.swap(at, child);
             at = child;
         }
         Some(root.item)
     }
-}
-
-/// The child of `at` on the way down to `target` (a descendant of `at`).
-fn child_on_path(at: usize, target: usize) -> usize {
-    // Climb from `target` until the parent is `at`.
-    let mut node = target;
-    while (node - 1) / 2 != at {
-        node = (node - 1) / 2;
-    }
-    node
 }
 
 #[cfg(all(test, not(loom)))]
