@@ -227,6 +227,23 @@ fn huge_timeouts_never_panic_and_still_wake() {
             pair.1.notify_all();
             assert!(!t.join().unwrap(), "Condition::wait_timeout_while({huge:?})");
 
+            // Condition::wait_timeout (not the `_while` form): notified, not
+            // timed out.
+            let pair = Arc::new((Lock::new(()), Condition::new(), AtomicBool::new(false)));
+            let p2 = pair.clone();
+            let t = thread::spawn(move || {
+                let (lock, cond, queued) = &*p2;
+                let mut g = lock.lock();
+                queued.store(true, Ordering::SeqCst);
+                cond.wait_timeout(&mut g, huge).timed_out()
+            });
+            while !pair.2.load(Ordering::SeqCst) {
+                thread::yield_now();
+            }
+            drop(pair.0.lock()); // the waiter released the lock: it is queued
+            assert!(pair.1.notify_one());
+            assert!(!t.join().unwrap(), "Condition::wait_timeout({huge:?})");
+
             // Event.
             let event = Arc::new(Event::new());
             let e2 = event.clone();
@@ -257,19 +274,47 @@ fn huge_timeouts_never_panic_and_still_wake() {
             q.task_done().unwrap();
             assert!(t.join().unwrap(), "Queue::join_timeout({huge:?})");
 
-            let lq = Arc::new(LifoQueue::new());
+            let lq = Arc::new(LifoQueue::bounded(1));
             let l2 = lq.clone();
             let t = thread::spawn(move || l2.get_timeout(huge));
             thread::sleep(SHORT);
             lq.put(5).unwrap();
             assert_eq!(t.join().unwrap(), Ok(5), "LifoQueue::get_timeout({huge:?})");
+            lq.put(6).unwrap();
+            let l2 = lq.clone();
+            let t = thread::spawn(move || l2.put_timeout(7, huge).is_ok());
+            thread::sleep(SHORT);
+            assert_eq!(lq.get(), Ok(6));
+            assert!(t.join().unwrap(), "LifoQueue::put_timeout({huge:?})");
+            let l2 = lq.clone();
+            let t = thread::spawn(move || l2.join_timeout(huge));
+            thread::sleep(SHORT);
+            assert_eq!(lq.get(), Ok(7));
+            for _ in 0..3 {
+                lq.task_done().unwrap();
+            }
+            assert!(t.join().unwrap(), "LifoQueue::join_timeout({huge:?})");
 
-            let pq = Arc::new(PriorityQueue::new());
+            let pq = Arc::new(PriorityQueue::bounded(1));
             let p2 = pq.clone();
             let t = thread::spawn(move || p2.get_timeout(huge));
             thread::sleep(SHORT);
             pq.put(6).unwrap();
             assert_eq!(t.join().unwrap(), Ok(6), "PriorityQueue::get_timeout({huge:?})");
+            pq.put(8).unwrap();
+            let p2 = pq.clone();
+            let t = thread::spawn(move || p2.put_timeout(9, huge).is_ok());
+            thread::sleep(SHORT);
+            assert_eq!(pq.get(), Ok(8));
+            assert!(t.join().unwrap(), "PriorityQueue::put_timeout({huge:?})");
+            let p2 = pq.clone();
+            let t = thread::spawn(move || p2.join_timeout(huge));
+            thread::sleep(SHORT);
+            assert_eq!(pq.get(), Ok(9));
+            for _ in 0..3 {
+                pq.task_done().unwrap();
+            }
+            assert!(t.join().unwrap(), "PriorityQueue::join_timeout({huge:?})");
         });
     }
 }
