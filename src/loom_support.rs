@@ -26,6 +26,19 @@
 use std::cell::Cell;
 
 /// The behaviour of timed waits inside loom models.
+///
+/// # Examples
+///
+/// ```ignore
+/// // In a downstream crate's loom test (built with `--cfg loom`):
+/// use threadkit::loom_support::{set_loom_timeouts, LoomTimeouts};
+/// set_loom_timeouts(LoomTimeouts::Expire);
+/// loom::model(|| {
+///     let e = threadkit::Event::new();
+///     // May return either way: loom explores both.
+///     let _ = e.wait_timeout(std::time::Duration::from_secs(1));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum LoomTimeouts {
     /// Timed waits never expire: they behave as untimed waits.
@@ -42,6 +55,14 @@ std::thread_local! {
 }
 
 /// Chooses how timed waits behave in the loom models run from this thread.
+///
+/// # Examples
+///
+/// ```ignore
+/// use threadkit::loom_support::{set_loom_timeouts, LoomTimeouts};
+/// set_loom_timeouts(LoomTimeouts::Never); // the default: timed waits never expire
+/// loom::model(|| { /* ... */ });
+/// ```
 pub fn set_loom_timeouts(mode: LoomTimeouts) {
     MODE.with(|m| m.set(mode));
 }
