@@ -681,7 +681,8 @@ fn run_queue_test(
     }
 }
 
-const STRESS_MESSAGES: usize = 5_000;
+// Cut under miri, which interprets every instruction.
+const STRESS_MESSAGES: usize = if cfg!(miri) { 50 } else { 5_000 };
 const STRESS_BOUND: Timeout = Timeout::Bounded(Duration::from_millis(100));
 
 #[test]
@@ -737,7 +738,7 @@ fn stress_tiny_timeouts() {
 #[test]
 fn stress_notify_counts_match_timed_waiters() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    const WAITS: usize = 1_000;
+    const WAITS: usize = if cfg!(miri) { 20 } else { 1_000 };
     let lock = Lock::new(());
     let cond = Condition::new();
     let waiters_done = AtomicBool::new(false);

@@ -209,7 +209,7 @@ impl Drop for UnblockOnPanic<'_> {
 /// `clear` and next `wait` must not wake that next wait early.)
 #[test]
 fn ping_pong_through_two_events() {
-    const ROUNDS: usize = 20_000;
+    const ROUNDS: usize = if cfg!(miri) { 50 } else { 20_000 };
     let ping = Event::new();
     let pong = Event::new();
     let sent_ping = AtomicUsize::new(0);
@@ -253,7 +253,7 @@ fn timed_waiters_racing_set_and_clear() {
     thread::scope(|s| {
         for _ in 0..3 {
             s.spawn(|| {
-                for _ in 0..2_000 {
+                for _ in 0..if cfg!(miri) { 20 } else { 2_000 } {
                     if event.wait_timeout(Duration::from_micros(50)) {
                         assert!(sets.load(Ordering::SeqCst) > 0, "true before any set");
                     }
