@@ -80,32 +80,30 @@ impl<T: Ord> Policy for Priority<T> {
         if last == 0 {
             return self.heap.pop().map(|e| e.item);
         }
-        // Comparisons only: the path the last entry sinks along when it
-        // replaces the root. A heap of `usize` entries is at most 64 deep.
-        let moving = &self.heap[last];
+        // Comparisons only. As std's heap does, walk from the root to the
+        // bottom along the smaller child (one comparison a level), then find
+        // where on that path the last entry belongs, climbing from the
+        // bottom (usually a step or two: the last entry is a large one).
+        // A heap of `usize` entries is at most 64 deep.
         let mut path = [0usize; usize::BITS as usize];
         let mut depth = 0;
-        let mut hole = 0;
+        let mut at = 0;
         loop {
-            let left = 2 * hole + 1;
+            let left = 2 * at + 1;
             if left >= last {
                 break;
             }
             let right = left + 1;
-            let child = if right < last && self.heap[right].before(&self.heap[left]) {
-                right
-            } else {
-                left
-            };
-            if !self.heap[child].before(moving) {
-                break;
-            }
-            path[depth] = child;
+            at = if right < last && self.heap[right].before(&self.heap[left]) { right } else { left };
+            path[depth] = at;
             depth += 1;
-            hole = child;
+        }
+        let moving = &self.heap[last];
+        while depth > 0 && !self.heap[path[depth - 1]].before(moving) {
+            depth -= 1;
         }
         // Moves only: the former last entry replaces the root and walks down
-        // the recorded path, each child on it moving up one level.
+        // the first `depth` steps of the path, each child on it moving up.
         self.heap.swap(0, last);
         let root = self.heap.pop().expect("heap has at least two entries");
         let mut at = 0;
