@@ -94,7 +94,11 @@ impl<T: Ord> Policy for Priority<T> {
                 break;
             }
             let right = left + 1;
-            at = if right < last && self.heap[right].before(&self.heap[left]) { right } else { left };
+            at = if right < last && self.heap[right].before(&self.heap[left]) {
+                right
+            } else {
+                left
+            };
             path[depth] = at;
             depth += 1;
         }
