@@ -37,14 +37,25 @@ struct Hot<P> {
     shutdown: AtomicBool,
 }
 
-/// Wakes one waiter of a queue if dropped during a panic: a thread that
-/// unwinds after being chosen by a notify passes the wakeup on.
-struct PassOnIfUnwinding<'a>(&'a WaitQueue);
+/// Wakes one waiter of a queue if dropped while armed, that is, while a
+/// user `Ord` runs in `push`/`pop` and panics: a thread that unwinds after
+/// being chosen by a notify passes the wakeup on. Declared before the state
+/// guard, so unwinding releases the state mutex before this wakes anyone.
+struct PassOnIfUnwinding<'a> {
+    queue: &'a WaitQueue,
+    armed: bool,
+}
+
+impl<'a> PassOnIfUnwinding<'a> {
+    fn new(queue: &'a WaitQueue) -> Self {
+        PassOnIfUnwinding { queue, armed: false }
+    }
+}
 
 impl Drop for PassOnIfUnwinding<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.notify_one();
+        if self.armed {
+            self.queue.notify_one();
         }
     }
 }
@@ -97,6 +108,7 @@ impl<P: Policy> Core<P> {
         deadline: Option<Instant>,
         block: bool,
     ) -> Result<(), PutError<P::Item>> {
+        let mut pass_on = PassOnIfUnwinding::new(&self.not_full);
         let mut state = self.hot.state.lock();
         let mut spun = false;
         loop {
@@ -131,13 +143,11 @@ impl<P: Policy> Core<P> {
                 break;
             }
         }
-        {
-            // A panicking `Ord` leaves the items untouched; the room this
-            // put may have been woken for goes to the next putter.
-            let pass_on = PassOnIfUnwinding(&self.not_full);
-            state.items.push(item);
-            std::mem::forget(pass_on);
-        }
+        // A panicking `Ord` leaves the items untouched; the room this put
+        // may have been woken for goes to the next putter.
+        pass_on.armed = true;
+        state.items.push(item);
+        pass_on.armed = false;
         let hot = &*self.hot;
         hot.len_hint.store(state.items.len(), Ordering::Relaxed);
         // Counted before the item can be gotten (both under the mutex), so
@@ -150,10 +160,11 @@ impl<P: Policy> Core<P> {
 
     /// Gets an item, blocking while empty until `deadline`.
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<P::Item, GetError> {
+        let mut pass_on = PassOnIfUnwinding::new(&self.not_empty);
         let mut state = self.hot.state.lock();
         let mut spun = false;
         loop {
-            if let Some(item) = self.pop(&mut state) {
+            if let Some(item) = self.pop(&mut state, &mut pass_on) {
                 drop(state);
                 if self.capacity.is_some() {
                     self.not_full.notify_one();
@@ -180,7 +191,7 @@ impl<P: Policy> Core<P> {
             let result = waiter.wait(deadline);
             state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
-                if let Some(item) = self.pop(&mut state) {
+                if let Some(item) = self.pop(&mut state, &mut pass_on) {
                     drop(state);
                     if self.capacity.is_some() {
                         self.not_full.notify_one();
@@ -197,12 +208,16 @@ impl<P: Policy> Core<P> {
     }
 
     #[inline]
-    fn pop(&self, state: &mut MutexGuard<'_, State<P>>) -> Option<P::Item> {
+    fn pop(
+        &self,
+        state: &mut MutexGuard<'_, State<P>>,
+        pass_on: &mut PassOnIfUnwinding<'_>,
+    ) -> Option<P::Item> {
         // A panicking `Ord` leaves the items untouched; the wakeup this get
         // may have consumed goes to the next getter.
-        let pass_on = PassOnIfUnwinding(&self.not_empty);
+        pass_on.armed = true;
         let item = state.items.pop();
-        std::mem::forget(pass_on);
+        pass_on.armed = false;
         if item.is_some() {
             self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
             bump(&self.hot.taken_total, Ordering::Release);
