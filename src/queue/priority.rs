@@ -22,11 +22,9 @@ impl<T: Ord> Entry<T> {
     /// Whether `self` comes out before `other`. May panic (user `Ord`).
     #[inline]
     fn before(&self, other: &Self) -> bool {
-        match self.item.cmp(&other.item) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal => self.seq < other.seq,
-        }
+        // One user comparison; written without branches on its result so
+        // that, for plain keys, walking the heap mispredicts nothing.
+        self.item.cmp(&other.item).then(self.seq.cmp(&other.seq)) == Ordering::Less
     }
 }
 
@@ -54,24 +52,23 @@ impl<T: Ord> Policy for Priority<T> {
 
     fn push(&mut self, item: T) {
         let entry = Entry { item, seq: self.next_seq };
-        // Comparisons only: find the slot the new entry rises to.
-        let mut hole = self.heap.len();
-        while hole > 0 {
-            let parent = (hole - 1) / 2;
-            if !entry.before(&self.heap[parent]) {
-                break;
-            }
-            hole = parent;
+        // Comparisons only: find how many levels the new entry rises.
+        // Nodes are numbered from 1 here (`n = index + 1`): the parent of
+        // node `n` is `n >> 1`.
+        let leaf = self.heap.len() + 1;
+        let mut rise = 0;
+        while leaf >> rise > 1 && entry.before(&self.heap[(leaf >> (rise + 1)) - 1]) {
+            rise += 1;
         }
-        // Moves only, from here on: nothing can panic but the allocation,
-        // which happens before any element moves.
-        self.heap.push(entry);
-        let mut at = self.heap.len() - 1;
-        while at > hole {
-            let parent = (at - 1) / 2;
-            self.heap.swap(at, parent);
-            at = parent;
+        // Allocate before moving anything, so that from here on nothing can
+        // panic. Then the moves: the new entry takes its slot and the
+        // entries below it on the way to the leaf each move down a level.
+        self.heap.reserve(1);
+        let mut carry = entry;
+        for k in (1..=rise).rev() {
+            carry = std::mem::replace(&mut self.heap[(leaf >> k) - 1], carry);
         }
+        self.heap.push(carry);
         self.next_seq += 1;
     }
 
@@ -84,38 +81,31 @@ impl<T: Ord> Policy for Priority<T> {
         // bottom along the smaller child (one comparison a level), then find
         // where on that path the last entry belongs, climbing from the
         // bottom (usually a step or two: the last entry is a large one).
-        // A heap of `usize` entries is at most 64 deep.
-        let mut path = [0usize; usize::BITS as usize];
-        let mut depth = 0;
-        let mut at = 0;
-        loop {
-            let left = 2 * at + 1;
-            if left >= last {
-                break;
-            }
-            let right = left + 1;
-            at = if right < last && self.heap[right].before(&self.heap[left]) {
-                right
-            } else {
-                left
-            };
-            path[depth] = at;
-            depth += 1;
+        // The entry at `last` is the one that moves, so the walk stays
+        // below it. Nodes are numbered from 1 (`n = index + 1`), so the
+        // parent of node `n` is `n >> 1`.
+        let heap = &self.heap[..last];
+        let mut n = 1;
+        while 2 * n <= last {
+            let left = 2 * n - 1;
+            // The right child, if it exists and comes first.
+            n = 2 * n + usize::from(left + 1 < last && heap[left + 1].before(&heap[left]));
         }
         let moving = &self.heap[last];
-        while depth > 0 && !self.heap[path[depth - 1]].before(moving) {
-            depth -= 1;
+        while n > 1 && !heap[n - 1].before(moving) {
+            n >>= 1;
         }
-        // Moves only: the former last entry replaces the root and walks down
-        // the first `depth` steps of the path, each child on it moving up.
-        self.heap.swap(0, last);
-        let root = self.heap.pop().expect("heap has at least two entries");
-        let mut at = 0;
-        for &child in &path[..depth] {
-            self.heap.swap(at, child);
-            at = child;
+        // Moves only: the former last entry takes its slot on the path and
+        // the entries above it each move up a level, the root moving out.
+        let mut carry = self.heap.pop().expect("heap has at least two entries");
+        loop {
+            carry = std::mem::replace(&mut self.heap[n - 1], carry);
+            if n == 1 {
+                break;
+            }
+            n >>= 1;
         }
-        Some(root.item)
+        Some(carry.item)
     }
 }
 
