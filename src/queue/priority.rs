@@ -1,49 +1,62 @@
-//! The priority policy: a binary min-heap of `(item, sequence)`, smallest
-//! item first, equal items in put order.
+//! The priority policy: a binary min-heap, smallest item first, equal
+//! items in put order.
 //!
-//! Not `std::collections::BinaryHeap`: its `pop` moves the root out before
-//! sifting, so a panicking `Ord` in the sift drops the popped item (it is
-//! lost, rust-lang/rust#25842 discusses the heap's panic safety). Here every
-//! comparison runs first, on references, to find where the moved element
-//! ends up; only then are elements moved, by code that cannot panic. A
-//! panicking `Ord` therefore leaves the heap exactly as it was.
+//! Not `std::collections::BinaryHeap`, for two reasons:
+//!
+//! - Panic safety. std's `pop` moves the root out before sifting, so a
+//!   panicking `Ord` in the sift drops the popped item (it is lost,
+//!   rust-lang/rust#25842 discusses the heap's panic safety). Here every
+//!   comparison runs first, on references, to find where the moved entry
+//!   ends up; only then are entries moved, by code that cannot panic. A
+//!   panicking `Ord` therefore leaves the heap exactly as it was.
+//! - Ties. Equal items come out in put order, so each item carries its put
+//!   sequence number. The numbers live in a second array beside the items
+//!   (`seqs[i]` belongs to `items[i]`): comparisons read them only when two
+//!   items are equal, so walking the heap touches the items alone, packed
+//!   as densely as in std's heap. Only the moves touch both arrays, and
+//!   those accesses do not wait on each other.
+//!
+//! Four children a node: a pop walks half as many levels as in a binary
+//! heap, and the children of a node lie next to each other in memory.
 
 use std::cmp::Ordering;
 
 use super::policy::{Policy, Stored};
 
-struct Entry<T> {
-    item: T,
-    /// Put order, to break ties: equal items come out first-in, first-out.
-    seq: u64,
-}
-
-impl<T: Ord> Entry<T> {
-    /// Whether `self` comes out before `other`. May panic (user `Ord`).
-    #[inline]
-    fn before(&self, other: &Self) -> bool {
-        // One user comparison; written without branches on its result so
-        // that, for plain keys, walking the heap mispredicts nothing.
-        self.item.cmp(&other.item).then(self.seq.cmp(&other.seq)) == Ordering::Less
-    }
+#[inline]
+fn parent(at: usize) -> usize {
+    (at - 1) / 2
 }
 
 /// Smallest first; ties in put order.
 pub(crate) struct Priority<T> {
-    heap: Vec<Entry<T>>,
+    items: Vec<T>,
+    /// The put sequence number of `items[i]`, at the same index.
+    seqs: Vec<u64>,
     next_seq: u64,
 }
 
 impl<T> Default for Priority<T> {
     fn default() -> Self {
-        Priority { heap: Vec::new(), next_seq: 0 }
+        Priority { items: Vec::new(), seqs: Vec::new(), next_seq: 0 }
     }
 }
 
 impl<T> Stored for Priority<T> {
     #[inline]
     fn len(&self) -> usize {
-        self.heap.len()
+        self.items.len()
+    }
+}
+
+/// Whether `(a, a_seq)` comes out before `(b, b_seq)`. One user comparison,
+/// which may panic. Equal items are rare, so that branch is predictable;
+/// the other outcome is a flag, not a branch.
+#[inline]
+fn before<T: Ord>(a: &T, a_seq: u64, b: &T, b_seq: u64) -> bool {
+    match a.cmp(b) {
+        Ordering::Equal => a_seq < b_seq,
+        order => order == Ordering::Less,
     }
 }
 
@@ -51,61 +64,78 @@ impl<T: Ord> Policy for Priority<T> {
     type Item = T;
 
     fn push(&mut self, item: T) {
-        let entry = Entry { item, seq: self.next_seq };
-        // Comparisons only: find how many levels the new entry rises.
-        // Nodes are numbered from 1 here (`n = index + 1`): the parent of
-        // node `n` is `n >> 1`.
-        let leaf = self.heap.len() + 1;
-        let mut rise = 0;
-        while leaf >> rise > 1 && entry.before(&self.heap[(leaf >> (rise + 1)) - 1]) {
-            rise += 1;
+        let seq = self.next_seq;
+        // Comparisons only: find the slot the new entry rises to.
+        let leaf = self.items.len();
+        let mut hole = leaf;
+        while hole > 0 {
+            let up = parent(hole);
+            if !before(&item, seq, &self.items[up], self.seqs[up]) {
+                break;
+            }
+            hole = up;
         }
-        // Allocate before moving anything, so that from here on nothing can
-        // panic. Then the moves: the new entry takes its slot and the
-        // entries below it on the way to the leaf each move down a level.
-        self.heap.reserve(1);
-        let mut carry = entry;
-        for k in (1..=rise).rev() {
-            carry = std::mem::replace(&mut self.heap[(leaf >> k) - 1], carry);
+        // Allocate before moving anything: once both arrays have room,
+        // nothing below can panic, and they never differ in length.
+        self.items.reserve(1);
+        self.seqs.reserve(1);
+        self.items.push(item);
+        self.seqs.push(seq);
+        // Moves only: up to the hole (a new entry rarely rises more than a
+        // level or two).
+        let mut at = leaf;
+        while at > hole {
+            let up = parent(at);
+            self.items.swap(at, up);
+            self.seqs.swap(at, up);
+            at = up;
         }
-        self.heap.push(carry);
         self.next_seq += 1;
     }
 
     fn pop(&mut self) -> Option<T> {
-        let last = self.heap.len().checked_sub(1)?;
+        let last = self.items.len().checked_sub(1)?;
         if last == 0 {
-            return self.heap.pop().map(|e| e.item);
+            self.seqs.pop();
+            return self.items.pop();
         }
         // Comparisons only. As std's heap does, walk from the root to the
-        // bottom along the smaller child (one comparison a level), then find
-        // where on that path the last entry belongs, climbing from the
-        // bottom (usually a step or two: the last entry is a large one).
-        // The entry at `last` is the one that moves, so the walk stays
-        // below it. Nodes are numbered from 1 (`n = index + 1`), so the
-        // parent of node `n` is `n >> 1`.
-        let heap = &self.heap[..last];
-        let mut n = 1;
-        while 2 * n <= last {
-            let left = 2 * n - 1;
-            // The right child, if it exists and comes first.
-            n = 2 * n + usize::from(left + 1 < last && heap[left + 1].before(&heap[left]));
-        }
-        let moving = &self.heap[last];
-        while n > 1 && !heap[n - 1].before(moving) {
-            n >>= 1;
-        }
-        // Moves only: the former last entry takes its slot on the path and
-        // the entries above it each move up a level, the root moving out.
-        let mut carry = self.heap.pop().expect("heap has at least two entries");
+        // bottom along the smaller child, then climb back to where on that
+        // path the last entry belongs (usually a step or two: the last entry
+        // is a large one). The entry at `last` is the one that moves, so the
+        // walk stays below it.
+        let (items, seqs) = (&self.items[..last], &self.seqs[..last]);
+        let smaller =
+            |a: usize, b: usize| if before(&items[b], seqs[b], &items[a], seqs[a]) { b } else { a };
+        let mut at = 0;
         loop {
-            carry = std::mem::replace(&mut self.heap[n - 1], carry);
-            if n == 1 {
+            let left = 2 * at + 1;
+            if left + 1 < last {
+                at = smaller(left, left + 1);
+            } else {
+                if left < last {
+                    at = left;
+                }
                 break;
             }
-            n >>= 1;
         }
-        Some(carry.item)
+        let (moving, moving_seq) = (&self.items[last], self.seqs[last]);
+        while at > 0 && !before(&items[at], seqs[at], moving, moving_seq) {
+            at = parent(at);
+        }
+        // Moves only, bottom-up: the former last entry takes that slot and
+        // the entries above it on the path each move up a level, the root
+        // moving out.
+        let mut carry = self.items.pop().expect("heap has at least two entries");
+        let mut carry_seq = self.seqs.pop().expect("arrays have equal lengths");
+        loop {
+            carry = std::mem::replace(&mut self.items[at], carry);
+            carry_seq = std::mem::replace(&mut self.seqs[at], carry_seq);
+            if at == 0 {
+                return Some(carry);
+            }
+            at = parent(at);
+        }
     }
 }
 
