@@ -24,10 +24,8 @@ struct State<P> {
 /// What puts and gets touch on every call, on one cache line.
 struct Hot<P> {
     state: Mutex<State<P>>,
-    /// Items ever put and ever taken, written only under `state`'s mutex
-    /// (see `tasks.rs`).
+    /// Items ever put, written only under `state`'s mutex (see `tasks.rs`).
     put_total: AtomicUsize,
-    taken_total: AtomicUsize,
     /// The number of queued items, stored under the mutex after every
     /// change and read without it by threads spinning for an item or for
     /// room, and by `len`.
@@ -63,6 +61,11 @@ impl Drop for PassOnIfUnwinding<'_> {
 /// A blocking queue generic over its ordering policy.
 pub(crate) struct Core<P> {
     hot: CachePadded<Hot<P>>,
+    /// Items ever taken, written only under `state`'s mutex. On a line of
+    /// its own, away from the lock that producers keep taking: `task_done`
+    /// reads it without the lock, and the getters who write it are the
+    /// threads that call `task_done`.
+    taken_total: CachePadded<AtomicUsize>,
     tasks: TaskCount,
     /// `None`: unbounded.
     capacity: Option<usize>,
@@ -77,10 +80,10 @@ impl<P: Policy> Core<P> {
             hot: CachePadded::new(Hot {
                 state: Mutex::new(State { items: P::default() }),
                 put_total: AtomicUsize::new(0),
-                taken_total: AtomicUsize::new(0),
                 len_hint: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
             }),
+            taken_total: CachePadded::new(AtomicUsize::new(0)),
             tasks: TaskCount::new(),
             capacity,
             not_empty: WaitQueue::new(),
@@ -102,17 +105,54 @@ impl<P: Policy> Core<P> {
 
     /// Puts `item`, blocking while full until `deadline` (`None`: forever).
     /// `block == false` (or a deadline already past) never blocks.
+    ///
+    /// The common case (open, not full) is small enough to be inlined into
+    /// the caller's loop; everything else is in `put_slow`.
+    #[inline]
     pub(crate) fn put(
         &self,
         item: P::Item,
         deadline: Option<Instant>,
         block: bool,
     ) -> Result<(), PutError<P::Item>> {
-        let mut pass_on = PassOnIfUnwinding::new(&self.not_full);
         let mut state = self.hot.state.lock();
+        // Shutdown first, then fullness, as CPython.
+        if self.hot.shutdown.load(Ordering::Relaxed) || !self.has_room(state.items.len()) {
+            return self.put_slow(state, item, deadline, block);
+        }
+        // This put consumed no wakeup, so if a user `Ord` panics here there
+        // is nothing to pass on, and the items are left untouched.
+        state.items.push(item);
+        self.put_done(state);
+        Ok(())
+    }
+
+    /// Counts the item `put` just pushed, unlocks and wakes a getter.
+    #[inline]
+    fn put_done(&self, state: MutexGuard<'_, State<P>>) {
+        let hot = &*self.hot;
+        hot.len_hint.store(state.items.len(), Ordering::Relaxed);
+        // Counted before the item can be gotten (both under the mutex), so
+        // a getter's `task_done` always finds its item counted.
+        bump(&hot.put_total, Ordering::Release);
+        drop(state);
+        self.not_empty.notify_one();
+    }
+
+    #[cold]
+    fn put_slow(
+        &self,
+        state: MutexGuard<'_, State<P>>,
+        item: P::Item,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> Result<(), PutError<P::Item>> {
+        // Declared before the state guard, so unwinding releases the mutex
+        // before passing a wakeup on.
+        let mut pass_on = PassOnIfUnwinding::new(&self.not_full);
+        let mut state = state;
         let mut spun = false;
         loop {
-            // Shutdown first, then fullness, as CPython.
             if self.hot.shutdown.load(Ordering::Relaxed) {
                 return Err(PutError::ShutDown(item));
             }
@@ -123,9 +163,16 @@ impl<P: Policy> Core<P> {
                 return Err(PutError::Full(item));
             }
             if !spun {
+                // Wait briefly for room for a batch of puts, not just one:
+                // a producer that takes the lock for every slot a getter
+                // frees keeps both sides fighting over it, one item at a
+                // time. If less room comes in the spin, the check above
+                // still takes it.
                 spun = true;
                 drop(state);
-                self.spin_until(|len| self.has_room(len));
+                let cap = self.capacity.unwrap_or(usize::MAX);
+                let batch = (cap / 8).clamp(1, 64);
+                self.spin_until(|len| len.saturating_add(batch) <= cap);
                 state = self.hot.state.lock();
                 continue;
             }
@@ -148,31 +195,57 @@ impl<P: Policy> Core<P> {
         pass_on.armed = true;
         state.items.push(item);
         pass_on.armed = false;
-        let hot = &*self.hot;
-        hot.len_hint.store(state.items.len(), Ordering::Relaxed);
-        // Counted before the item can be gotten (both under the mutex), so
-        // a getter's `task_done` always finds its item counted.
-        bump(&hot.put_total, Ordering::Release);
-        drop(state);
-        self.not_empty.notify_one();
+        self.put_done(state);
         Ok(())
     }
 
     /// Gets an item, blocking while empty until `deadline`.
+    ///
+    /// The common case (an item is there) is inlined; waiting is in
+    /// `get_slow`.
+    #[inline]
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<P::Item, GetError> {
-        let mut pass_on = PassOnIfUnwinding::new(&self.not_empty);
         let mut state = self.hot.state.lock();
+        // This get consumed no wakeup: if a user `Ord` panics in `pop`, there
+        // is nothing to pass on, and the items are left untouched.
+        match state.items.pop() {
+            Some(item) => {
+                self.get_done(state);
+                Ok(item)
+            }
+            None => self.get_slow(state, deadline, block),
+        }
+    }
+
+    /// Counts the item a get just popped, unlocks and wakes a putter.
+    #[inline]
+    fn get_done(&self, state: MutexGuard<'_, State<P>>) {
+        self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
+        bump(&self.taken_total, Ordering::Release);
+        drop(state);
+        if self.capacity.is_some() {
+            self.not_full.notify_one();
+        }
+    }
+
+    #[cold]
+    fn get_slow(
+        &self,
+        state: MutexGuard<'_, State<P>>,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> Result<P::Item, GetError> {
+        // Declared before the state guard: see `put_slow`.
+        let mut pass_on = PassOnIfUnwinding::new(&self.not_empty);
+        let mut state = state;
         let mut spun = false;
         loop {
-            if let Some(item) = self.pop(&mut state, &mut pass_on) {
-                drop(state);
-                if self.capacity.is_some() {
-                    self.not_full.notify_one();
-                }
-                return Ok(item);
-            }
             // Items first, then shutdown, then emptiness, as CPython: a
             // shut-down queue still hands out what it holds.
+            if let Some(item) = Self::pop_passing_on(&mut state, &mut pass_on) {
+                self.get_done(state);
+                return Ok(item);
+            }
             if self.hot.shutdown.load(Ordering::Relaxed) {
                 return Err(GetError::ShutDown);
             }
@@ -191,11 +264,8 @@ impl<P: Policy> Core<P> {
             let result = waiter.wait(deadline);
             state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
-                if let Some(item) = self.pop(&mut state, &mut pass_on) {
-                    drop(state);
-                    if self.capacity.is_some() {
-                        self.not_full.notify_one();
-                    }
+                if let Some(item) = Self::pop_passing_on(&mut state, &mut pass_on) {
+                    self.get_done(state);
                     return Ok(item);
                 }
                 return Err(if self.hot.shutdown.load(Ordering::Relaxed) {
@@ -207,21 +277,16 @@ impl<P: Policy> Core<P> {
         }
     }
 
-    #[inline]
-    fn pop(
-        &self,
+    /// `pop` for a getter that may have consumed a wakeup: if a user `Ord`
+    /// panics, the items are untouched and the wakeup goes to the next
+    /// getter.
+    fn pop_passing_on(
         state: &mut MutexGuard<'_, State<P>>,
         pass_on: &mut PassOnIfUnwinding<'_>,
     ) -> Option<P::Item> {
-        // A panicking `Ord` leaves the items untouched; the wakeup this get
-        // may have consumed goes to the next getter.
         pass_on.armed = true;
         let item = state.items.pop();
         pass_on.armed = false;
-        if item.is_some() {
-            self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
-            bump(&self.hot.taken_total, Ordering::Release);
-        }
         item
     }
 
@@ -232,8 +297,8 @@ impl<P: Policy> Core<P> {
         let discarded = if immediate {
             let items = state.items.take_all();
             // Discarded items count as taken (and, below, as done).
-            let taken = self.hot.taken_total.load(Ordering::Relaxed) + items.len();
-            self.hot.taken_total.store(taken, Ordering::Release);
+            let taken = self.taken_total.load(Ordering::Relaxed) + items.len();
+            self.taken_total.store(taken, Ordering::Release);
             self.hot.len_hint.store(0, Ordering::Relaxed);
             Some(items)
         } else {
@@ -266,7 +331,7 @@ impl<P: Policy> Core<P> {
 
 impl<P> TaskSink for Core<P> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.tasks.task_done(&self.hot.taken_total, &self.hot.put_total)
+        self.tasks.task_done(&self.taken_total, &self.hot.put_total)
     }
 }
 
