@@ -476,6 +476,38 @@ fn fifo_shutdown_wakes_blocked_getter() {
     });
 }
 
+/// `shutdown_immediate` (which takes the getters' lock, then the putters')
+/// racing a put and a getter about to sleep (which re-checks under the
+/// putters' lock while holding its own): no deadlock, the getter wakes, and
+/// the item is handed out, discarded and counted done, or refused.
+#[test]
+fn fifo_shutdown_immediate_races_put_and_sleeping_getter() {
+    loom::model(|| {
+        let q: Arc<Queue<u32>> = Arc::new(Queue::new());
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(5))
+        };
+        q.shutdown_immediate();
+        let got = getter.join().unwrap();
+        let put = putter.join().unwrap();
+        match (&put, &got) {
+            // Handed out before the shutdown: the getter's task is open.
+            (Ok(()), Ok(5)) => assert_eq!(q.unfinished_tasks(), 1),
+            // Discarded (counted done) or refused.
+            (Ok(()), Err(ShutDown(()))) | (Err(ShutDown(5)), Err(ShutDown(()))) => {
+                assert_eq!(q.unfinished_tasks(), 0)
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        assert!(q.is_empty());
+    });
+}
+
 // --- the single-lock core (LifoQueue, PriorityQueue) --------------------------
 
 /// LIFO, capacity 1: a blocked putter and a blocked getter hand over every

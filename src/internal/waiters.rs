@@ -189,14 +189,6 @@ impl WaitQueue {
         self.notify_slow(1) == 1
     }
 
-    /// `notify_all` with the ordering of [`notify_one_sc`](Self::notify_one_sc).
-    pub(crate) fn notify_all_sc(&self) -> usize {
-        if self.waiting.load(Ordering::SeqCst) == 0 {
-            return 0;
-        }
-        self.notify_slow(usize::MAX)
-    }
-
     /// Whether any thread is queued, read with the ordering of
     /// [`notify_one_sc`](Self::notify_one_sc).
     #[inline]

@@ -28,17 +28,25 @@
 //!   marked ready after the producer moved on to the next block, so no
 //!   producer still points at it.
 //!
-//! # Waiting without a shared lock
+//! # Waiting
 //!
 //! A consumer that finds the head slot not ready registers on `not_empty`
-//! and then re-reads the flag; a producer sets the flag and then looks for
-//! waiters. All four accesses are `SeqCst`, so at least one side sees the
-//! other (store buffering is impossible between `SeqCst` accesses): no lost
-//! wakeup. The same holds for producers waiting for room on `not_full`
-//! (`taken_total` and its waiters) and for shutdown. loom treats `SeqCst`
-//! accesses as acquire/release only, so under loom the facade's
-//! `loom_sc_fence` adds the `SeqCst` fences that give loom the same
-//! guarantee; in normal builds it is a no-op.
+//! and then re-reads the flag (and the shutdown flag) under the `tail`
+//! lock; a producer sets the flag under `tail` and looks for waiters after
+//! releasing it. The lock orders the two: if the consumer's re-check came
+//! first, its registration happens before the producer's look, which sees
+//! it; otherwise the re-check sees the item. No lost wakeup, and the
+//! producer's hot path pays no fence for it: only a consumer about to sleep
+//! takes the producers' lock. (Lock order: `head` before `tail`.)
+//!
+//! Producers waiting for room on `not_full` cannot do the same (they hold
+//! `tail` and may not take `head`), so there the accesses are `SeqCst`: a
+//! bounded getter raises `taken_total` and then looks for waiters, a
+//! producer registers and then re-reads `taken_total`, and store buffering
+//! is impossible between `SeqCst` accesses. loom treats `SeqCst` accesses
+//! as acquire/release only, so under loom the facade's `loom_sc_fence` adds
+//! the `SeqCst` fences that give loom the same guarantee; in normal builds
+//! it is a no-op.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -52,8 +60,8 @@ use crate::internal::deadline;
 use crate::internal::spin::spin_until;
 use crate::internal::waiters::{WaitQueue, WaitResult};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::Mutex;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::loom::sync::{Mutex, MutexGuard};
 use crate::loom::{CachePadded, loom_sc_fence};
 
 /// Slots per block. Small under loom so that models cross block boundaries.
@@ -187,6 +195,10 @@ impl<T> FifoCore<T> {
 
     /// Puts `item`, blocking while full until `deadline` (`None`: forever).
     /// `block == false` (or a deadline already past) never blocks.
+    ///
+    /// The common case (open, room) is small enough to be inlined into the
+    /// caller's loop; everything else is in `put_slow`.
+    #[inline]
     pub(crate) fn put(
         &self,
         item: T,
@@ -194,10 +206,25 @@ impl<T> FifoCore<T> {
         block: bool,
     ) -> Result<(), PutError<T>> {
         let mut tail = self.tail.lock.lock();
+        // Shutdown first, then fullness, as CPython. The flag only changes
+        // under `tail`, which we hold.
+        if self.shutdown.load(Ordering::Relaxed) || !self.has_room(&mut tail, Ordering::Acquire) {
+            return self.put_slow(tail, item, deadline, block);
+        }
+        self.publish(tail, item);
+        Ok(())
+    }
+
+    #[cold]
+    fn put_slow<'a>(
+        &'a self,
+        mut tail: MutexGuard<'a, Tail<T>>,
+        item: T,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> Result<(), PutError<T>> {
         let mut spun = false;
         loop {
-            // Shutdown first, then fullness, as CPython. The flag only
-            // changes under `tail`, which we hold.
             if self.shutdown.load(Ordering::Relaxed) {
                 return Err(PutError::ShutDown(item));
             }
@@ -236,6 +263,14 @@ impl<T> FifoCore<T> {
                 break;
             }
         }
+        self.publish(tail, item);
+        Ok(())
+    }
+
+    /// Writes `item` into the next slot, publishes it, unlocks `tail` and
+    /// wakes a getter. The caller checked shutdown and room under `tail`.
+    #[inline]
+    fn publish(&self, mut tail: MutexGuard<'_, Tail<T>>, item: T) {
         let at = &mut tail.at;
         // Link the next block before publishing the last slot of this one;
         // allocating first also means nothing below can fail.
@@ -258,16 +293,36 @@ impl<T> FifoCore<T> {
         // Counted before it is published, so a getter's `task_done` always
         // finds its item counted.
         bump(&self.tail.put_total, Ordering::Release);
-        slot.ready.store(true, Ordering::SeqCst);
+        slot.ready.store(true, Ordering::Release);
         drop(tail);
-        loom_sc_fence();
-        self.not_empty.notify_one_sc();
-        Ok(())
+        // Ordered after any getter's registration by `tail` (module docs).
+        self.not_empty.notify_one();
     }
 
     /// Gets an item, blocking while empty until `deadline`.
+    ///
+    /// The common case (an item is ready) is inlined; waiting is in
+    /// `get_slow`.
+    #[inline]
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<T, GetError> {
         let mut head = self.head.lock.lock();
+        if Self::head_ready(&head, Ordering::Acquire) {
+            // SAFETY: `head` is held and its slot is ready (Acquire).
+            let item = unsafe { self.take(&mut head) };
+            drop(head);
+            self.after_take();
+            return Ok(item);
+        }
+        self.get_slow(head, deadline, block)
+    }
+
+    #[cold]
+    fn get_slow<'a>(
+        &'a self,
+        mut head: MutexGuard<'a, Cursor<T>>,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> Result<T, GetError> {
         let mut spun = false;
         loop {
             // Read the flag before the slot: a shutdown seen here was set
@@ -295,14 +350,9 @@ impl<T> FifoCore<T> {
                 continue;
             }
             let waiter = self.not_empty.enqueue();
-            if !cfg!(feature = "_broken_fifo_fence") {
-                loom_sc_fence();
-            }
-            let recheck = !cfg!(feature = "_broken_fifo_recheck");
-            if recheck
-                && (Self::head_ready(&head, Ordering::SeqCst)
-                    || self.shutdown.load(Ordering::SeqCst))
-            {
+            if !cfg!(feature = "_broken_fifo_recheck") && self.ready_or_shut_for_puts(&head) {
+                // If a notify chose us in the meantime, we take the item
+                // it announced.
                 let _ = waiter.cancel();
                 continue;
             }
@@ -321,6 +371,21 @@ impl<T> FifoCore<T> {
                 return Err(if shut { GetError::ShutDown } else { GetError::Empty });
             }
         }
+    }
+
+    /// Whether the slot at `head` is ready or the queue is shut down, read
+    /// under `tail`, after registering on `not_empty` (see the module docs).
+    /// Called with `head` held.
+    fn ready_or_shut_for_puts(&self, head: &Cursor<T>) -> bool {
+        let puts = if cfg!(feature = "_broken_fifo_recheck_unlocked") {
+            None
+        } else {
+            Some(self.tail.lock.lock())
+        };
+        let found =
+            Self::head_ready(head, Ordering::Acquire) || self.shutdown.load(Ordering::Relaxed);
+        drop(puts);
+        found
     }
 
     #[inline]
@@ -365,11 +430,12 @@ impl<T> FifoCore<T> {
 
     /// Python's `shutdown(immediate)`.
     pub(crate) fn shutdown(&self, immediate: bool) {
+        // Lock order: `head` before `tail`.
+        let mut head = if immediate { Some(self.head.lock.lock()) } else { None };
         let tail = self.tail.lock.lock();
         self.shutdown.store(true, Ordering::SeqCst);
         let mut discarded = Vec::new();
-        if immediate {
-            let mut head = self.head.lock.lock();
+        if let Some(head) = &mut head {
             // Both locks are held: neither total can change.
             let n = self.tail.put_total.load(Ordering::Relaxed)
                 - self.head.taken_total.load(Ordering::Relaxed);
@@ -377,15 +443,17 @@ impl<T> FifoCore<T> {
             for _ in 0..n {
                 // SAFETY: both locks are held and `n` slots are ready (their
                 // puts finished under `tail` before we took it).
-                discarded.push(unsafe { self.take(&mut head) });
+                discarded.push(unsafe { self.take(head) });
             }
         }
         drop(tail);
+        drop(head);
         self.tasks.discard(discarded.len(), &self.tail.put_total);
         // Wake everyone before running any item's `Drop` (which may panic).
-        loom_sc_fence();
-        self.not_empty.notify_all_sc();
-        self.not_full.notify_all_sc();
+        // Waiters of both kinds re-check the flag under `tail` after
+        // registering, so this sees every one that missed it.
+        self.not_empty.notify_all();
+        self.not_full.notify_all();
         // Dropped outside the locks: an item's `Drop` may use the queue. If
         // one panics, the `Vec` still drops the rest.
         drop(discarded);
