@@ -147,7 +147,7 @@ impl WaitQueue {
         node.state.store(WAITING, Ordering::Relaxed);
         inner.waiters.push_back(node.clone());
         // SeqCst: the queue core checks its state after enqueueing without a
-        // lock in common with notifiers (see `notify_one_sc`).
+        // lock in common with notifiers (see `has_waiters_sc`).
         self.waiting.store(queued + 1, Ordering::SeqCst);
         drop(inner);
         Some(Waiter { queue: self, node, own_parker, done: false })
@@ -174,23 +174,14 @@ impl WaitQueue {
         self.notify(usize::MAX)
     }
 
-    /// `notify_one` for callers not ordered after the waiter's `enqueue`
-    /// by a common lock: they publish their state change with a `SeqCst`
-    /// read-modify-write, and waiters re-check that state with a `SeqCst`
-    /// load after `enqueue` (whose count store is `SeqCst`). Between
-    /// `SeqCst` accesses store buffering is impossible, so either the
-    /// waiter sees the change or this sees the waiter. (Under loom, both
-    /// sides add `loom_sc_fence` first.)
-    #[inline]
-    pub(crate) fn notify_one_sc(&self) -> bool {
-        if self.waiting.load(Ordering::SeqCst) == 0 {
-            return false;
-        }
-        self.notify_slow(1) == 1
-    }
-
-    /// Whether any thread is queued, read with the ordering of
-    /// [`notify_one_sc`](Self::notify_one_sc).
+    /// Whether any thread is queued, for callers not ordered after the
+    /// waiter's `enqueue` by a common lock (the queues' task accounting):
+    /// they publish their state change with a `SeqCst` read-modify-write
+    /// and then call this; waiters re-check that state with a `SeqCst` load
+    /// after `enqueue` (whose count store is `SeqCst`). Between `SeqCst`
+    /// accesses store buffering is impossible, so either the waiter sees
+    /// the change or this sees the waiter. (Under loom, both sides add
+    /// `loom_sc_fence` first.)
     #[inline]
     pub(crate) fn has_waiters_sc(&self) -> bool {
         self.waiting.load(Ordering::SeqCst) != 0

@@ -39,14 +39,10 @@
 //! producer's hot path pays no fence for it: only a consumer about to sleep
 //! takes the producers' lock. (Lock order: `head` before `tail`.)
 //!
-//! Producers waiting for room on `not_full` cannot do the same (they hold
-//! `tail` and may not take `head`), so there the accesses are `SeqCst`: a
-//! bounded getter raises `taken_total` and then looks for waiters, a
-//! producer registers and then re-reads `taken_total`, and store buffering
-//! is impossible between `SeqCst` accesses. loom treats `SeqCst` accesses
-//! as acquire/release only, so under loom the facade's `loom_sc_fence` adds
-//! the `SeqCst` fences that give loom the same guarantee; in normal builds
-//! it is a no-op.
+//! Producers waiting for room on `not_full` mirror this: a producer
+//! registers (still holding `tail`, so a shutdown cannot slip past it),
+//! releases `tail` and re-reads `taken_total` under `head`; a getter raises
+//! `taken_total` under `head` and looks for waiters after releasing it.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -59,10 +55,10 @@ use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spin::spin_until;
 use crate::internal::waiters::{WaitQueue, WaitResult};
+use crate::loom::CachePadded;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
-use crate::loom::{CachePadded, loom_sc_fence};
 
 /// Slots per block. Small under loom so that models cross block boundaries.
 #[cfg(not(loom))]
@@ -169,20 +165,35 @@ impl<T> FifoCore<T> {
         }
     }
 
-    /// Whether a put may proceed. Called under `tail`; `order` is the
-    /// ordering of the re-read of `taken_total` when the cached bound says
-    /// full (`SeqCst` after registering as a waiter).
+    /// Whether a put may proceed, and at least `batch` more could. Called
+    /// under `tail`.
     #[inline]
-    fn has_room(&self, tail: &mut Tail<T>, order: Ordering) -> bool {
+    fn has_room(&self, tail: &mut Tail<T>, batch: usize) -> bool {
         let Some(cap) = self.capacity else {
             return true;
         };
         let put = self.tail.put_total.load(Ordering::Relaxed);
-        if put - tail.taken_seen < cap {
+        if put - tail.taken_seen + batch <= cap {
             return true;
         }
-        tail.taken_seen = self.head.taken_total.load(order);
-        put - tail.taken_seen < cap
+        tail.taken_seen = self.head.taken_total.load(Ordering::Acquire);
+        put - tail.taken_seen + batch <= cap
+    }
+
+    /// Whether there is room, read under `head` by a putter that has
+    /// registered on `not_full` and released `tail` (see the module docs).
+    /// `put_total` may be stale here, but only low, which overstates the
+    /// room: the caller then just tries again.
+    fn room_for_takes(&self) -> bool {
+        let cap = self.capacity.unwrap_or(usize::MAX);
+        let takes = if cfg!(feature = "_broken_fifo_room_unlocked") {
+            None
+        } else {
+            Some(self.head.lock.lock())
+        };
+        let taken = self.head.taken_total.load(Ordering::Acquire);
+        drop(takes);
+        self.tail.put_total.load(Ordering::Relaxed).saturating_sub(taken) < cap
     }
 
     /// Whether the slot at `head` holds an item. Called under `head`.
@@ -208,7 +219,7 @@ impl<T> FifoCore<T> {
         let mut tail = self.tail.lock.lock();
         // Shutdown first, then fullness, as CPython. The flag only changes
         // under `tail`, which we hold.
-        if self.shutdown.load(Ordering::Relaxed) || !self.has_room(&mut tail, Ordering::Acquire) {
+        if self.shutdown.load(Ordering::Relaxed) || !self.has_room(&mut tail, 1) {
             return self.put_slow(tail, item, deadline, block);
         }
         self.publish(tail, item);
@@ -228,7 +239,7 @@ impl<T> FifoCore<T> {
             if self.shutdown.load(Ordering::Relaxed) {
                 return Err(PutError::ShutDown(item));
             }
-            if self.has_room(&mut tail, Ordering::Acquire) {
+            if self.has_room(&mut tail, 1) {
                 break;
             }
             if !block || deadline::has_passed(deadline) {
@@ -237,27 +248,35 @@ impl<T> FifoCore<T> {
             if !spun {
                 // A handoff between running threads completes faster than
                 // registering and being woken. Other producers would wait
-                // for this same room anyway. (Never spins under loom.)
+                // for this same room anyway. Wait for room for a batch of
+                // puts, not just one: a putter that takes each slot as it
+                // frees keeps both sides meeting at every item; if less
+                // room comes in the spin, the check above takes it. (Never
+                // spins under loom.)
                 spun = true;
-                spin_until(|| self.has_room(&mut tail, Ordering::Acquire));
+                let batch = self.capacity.map_or(1, |cap| (cap / 8).clamp(1, 64));
+                spin_until(|| self.has_room(&mut tail, batch));
                 continue;
             }
             let waiter = self.not_full.enqueue();
-            loom_sc_fence();
-            if self.has_room(&mut tail, Ordering::SeqCst) {
-                // Room appeared while registering. If a notify chose us in
-                // the meantime, we use the room it announced.
+            // Registered while holding `tail`, so a shutdown (set under
+            // `tail`) that this missed sees the registration. Then re-check
+            // the room under `head`, which orders us against every take.
+            drop(tail);
+            if !cfg!(feature = "_broken_fifo_room_recheck") && self.room_for_takes() {
+                // If a notify chose us in the meantime, we use the room it
+                // announced.
                 let _ = waiter.cancel();
+                tail = self.tail.lock.lock();
                 continue;
             }
-            drop(tail);
             let result = waiter.wait(deadline);
             tail = self.tail.lock.lock();
             if result == WaitResult::TimedOut {
                 if self.shutdown.load(Ordering::Relaxed) {
                     return Err(PutError::ShutDown(item));
                 }
-                if !self.has_room(&mut tail, Ordering::Acquire) {
+                if !self.has_room(&mut tail, 1) {
                     return Err(PutError::Full(item));
                 }
                 break;
@@ -391,8 +410,9 @@ impl<T> FifoCore<T> {
     #[inline]
     fn after_take(&self) {
         if self.capacity.is_some() {
-            loom_sc_fence();
-            self.not_full.notify_one_sc();
+            // Ordered after any putter's registration by `head` (module
+            // docs).
+            self.not_full.notify_one();
         }
     }
 
@@ -422,9 +442,7 @@ impl<T> FifoCore<T> {
         } else {
             head.index += 1;
         }
-        // SeqCst when producers may wait for room (see the module docs).
-        let order = if self.capacity.is_some() { Ordering::SeqCst } else { Ordering::Release };
-        bump(&self.head.taken_total, order);
+        bump(&self.head.taken_total, Ordering::Release);
         item
     }
 
