@@ -51,12 +51,51 @@ impl<T> Stored for Priority<T> {
 
 /// Whether `(a, a_seq)` comes out before `(b, b_seq)`. One user comparison,
 /// which may panic. Equal items are rare, so that branch is predictable;
-/// the other outcome is a flag, not a branch.
+/// the other outcome is a flag, not a branch. The sequence numbers are
+/// passed by reference and read only for equal items: otherwise the
+/// compiler loads them for every comparison, and a walk touches both
+/// arrays.
 #[inline]
-fn before<T: Ord>(a: &T, a_seq: u64, b: &T, b_seq: u64) -> bool {
-    match a.cmp(b) {
-        Ordering::Equal => a_seq < b_seq,
-        order => order == Ordering::Less,
+fn before<T: Ord>(a: &T, a_seq: &u64, b: &T, b_seq: &u64) -> bool {
+    let order = a.cmp(b);
+    if order == Ordering::Equal { put_earlier(a_seq, b_seq) } else { order == Ordering::Less }
+}
+
+#[cold]
+#[inline(never)]
+fn put_earlier(a_seq: &u64, b_seq: &u64) -> bool {
+    a_seq < b_seq
+}
+
+/// A new entry rising from `leaf` in `push`, now at `at`. Dropped before
+/// `done` (only by unwinding out of a comparison), it undoes the rise and
+/// removes the entry.
+struct Rising<'a, T> {
+    heap: &'a mut Priority<T>,
+    leaf: usize,
+    at: usize,
+    done: bool,
+}
+
+impl<T> Drop for Rising<'_, T> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // The entry rose along the leaf's ancestors; in 1-based numbering
+        // the ancestor `k` levels above node `n` is `n >> k`.
+        let n = self.leaf + 1;
+        let mut levels = n.ilog2() - (self.at + 1).ilog2();
+        let mut at = self.at;
+        while levels > 0 {
+            levels -= 1;
+            let child = (n >> levels) - 1;
+            self.heap.items.swap(at, child);
+            self.heap.seqs.swap(at, child);
+            at = child;
+        }
+        self.heap.seqs.pop();
+        self.heap.items.pop();
     }
 }
 
@@ -65,31 +104,29 @@ impl<T: Ord> Policy for Priority<T> {
 
     fn push(&mut self, item: T) {
         let seq = self.next_seq;
-        // Comparisons only: find the slot the new entry rises to.
-        let leaf = self.items.len();
-        let mut hole = leaf;
-        while hole > 0 {
-            let up = parent(hole);
-            if !before(&item, seq, &self.items[up], self.seqs[up]) {
-                break;
-            }
-            hole = up;
-        }
-        // Allocate before moving anything: once both arrays have room,
-        // nothing below can panic, and they never differ in length.
+        // Allocate first: once both arrays have room they never differ in
+        // length, and nothing below allocates.
         self.items.reserve(1);
         self.seqs.reserve(1);
+        let leaf = self.items.len();
         self.items.push(item);
         self.seqs.push(seq);
-        // Moves only: up to the hole (a new entry rarely rises more than a
-        // level or two).
-        let mut at = leaf;
-        while at > hole {
-            let up = parent(at);
-            self.items.swap(at, up);
-            self.seqs.swap(at, up);
-            at = up;
+        // Sift the new entry up by swaps, one comparison a level. If a
+        // comparison panics (a user `Ord`), the guard swaps the entry back
+        // down to the leaf and removes it: the heap is exactly as it was.
+        let mut rising = Rising { heap: self, leaf, at: leaf, done: false };
+        while rising.at > 0 {
+            let (at, up) = (rising.at, parent(rising.at));
+            let heap = &mut *rising.heap;
+            if !before(&heap.items[at], &heap.seqs[at], &heap.items[up], &heap.seqs[up]) {
+                break;
+            }
+            heap.items.swap(at, up);
+            heap.seqs.swap(at, up);
+            rising.at = up;
         }
+        rising.done = true;
+        drop(rising);
         self.next_seq += 1;
     }
 
@@ -105,8 +142,9 @@ impl<T: Ord> Policy for Priority<T> {
         // is a large one). The entry at `last` is the one that moves, so the
         // walk stays below it.
         let (items, seqs) = (&self.items[..last], &self.seqs[..last]);
-        let smaller =
-            |a: usize, b: usize| if before(&items[b], seqs[b], &items[a], seqs[a]) { b } else { a };
+        let smaller = |a: usize, b: usize| {
+            if before(&items[b], &seqs[b], &items[a], &seqs[a]) { b } else { a }
+        };
         let mut at = 0;
         loop {
             let left = 2 * at + 1;
@@ -119,8 +157,8 @@ impl<T: Ord> Policy for Priority<T> {
                 break;
             }
         }
-        let (moving, moving_seq) = (&self.items[last], self.seqs[last]);
-        while at > 0 && !before(&items[at], seqs[at], moving, moving_seq) {
+        let (moving, moving_seq) = (&self.items[last], &self.seqs[last]);
+        while at > 0 && !before(&items[at], &seqs[at], moving, moving_seq) {
             at = parent(at);
         }
         // Moves only, bottom-up: the former last entry takes that slot and
@@ -202,5 +240,62 @@ mod tests {
         assert_eq!(p.len(), 8);
         let out: Vec<u32> = std::iter::from_fn(|| p.pop()).map(|k| k.0).collect();
         assert_eq!(out, vec![1, 1, 2, 3, 4, 5, 6, 9]);
+    }
+
+    std::thread_local! {
+        /// The pair of numbers whose comparison panics, on this thread.
+        static POISON: std::cell::Cell<Option<(u32, u32)>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// Ordered by its number; comparing the two numbers in `POISON` panics.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Touchy(u32, u32); // (number, tag)
+    impl PartialOrd for Touchy {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Touchy {
+        fn cmp(&self, o: &Self) -> Ordering {
+            let pair = (self.0.min(o.0), self.0.max(o.0));
+            assert!(POISON.get() != Some(pair), "poisoned comparison");
+            self.0.cmp(&o.0)
+        }
+    }
+
+    fn filled(numbers: &[u32]) -> Priority<Touchy> {
+        let mut p = Priority::default();
+        for (tag, &k) in numbers.iter().enumerate() {
+            p.push(Touchy(k, tag as u32));
+        }
+        p
+    }
+
+    fn drain(p: &mut Priority<Touchy>) -> Vec<(u32, u32)> {
+        std::iter::from_fn(|| p.pop()).map(|t| (t.0, t.1)).collect()
+    }
+
+    #[test]
+    fn push_panicking_after_rising_puts_everything_back() {
+        // Ties among the 3s and 5s, to check their put order survives.
+        let numbers = [1, 3, 3, 5, 5, 3, 7];
+        let mut p = filled(&numbers);
+        // 0 rises from the leaf (index 7) past the 5 and the 3 above it, and
+        // panics meeting the root 1.
+        POISON.set(Some((0, 1)));
+        assert!(catch_unwind(AssertUnwindSafe(|| p.push(Touchy(0, 99)))).is_err());
+        POISON.set(None);
+        assert_eq!(drain(&mut p), drain(&mut filled(&numbers)));
+    }
+
+    #[test]
+    fn pop_panicking_leaves_the_heap_as_it_was() {
+        // The root 0 has children 1 and 2: popping it compares them first.
+        let numbers = [0, 1, 2, 4, 3, 6, 5, 2];
+        let mut p = filled(&numbers);
+        POISON.set(Some((1, 2)));
+        assert!(catch_unwind(AssertUnwindSafe(|| p.pop())).is_err());
+        POISON.set(None);
+        assert_eq!(drain(&mut p), drain(&mut filled(&numbers)));
     }
 }
