@@ -18,7 +18,7 @@
 //! # Why it is sound
 //!
 //! - A consumer reads a slot only after seeing its `ready` flag (Acquire),
-//!   which the producer sets (SeqCst, so at least Release) after writing
+//!   which the producer sets (Release) after writing
 //!   the value and, for a block's last slot, after linking the next block.
 //! - Consumers are serialized by `head`, producers by `tail`. Only
 //!   producers raise `put_total` and only consumers raise `taken_total`, so
@@ -451,7 +451,9 @@ impl<T> FifoCore<T> {
         // Lock order: `head` before `tail`.
         let mut head = if immediate { Some(self.head.lock.lock()) } else { None };
         let tail = self.tail.lock.lock();
-        self.shutdown.store(true, Ordering::SeqCst);
+        // Release: a getter that sees the flag (Acquire) also sees every
+        // item published before it (see `get_slow`).
+        self.shutdown.store(true, Ordering::Release);
         let mut discarded = Vec::new();
         if let Some(head) = &mut head {
             // Both locks are held: neither total can change.
