@@ -324,15 +324,10 @@ impl<T> FifoCore<T> {
     /// `get_slow`.
     #[inline]
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<T, GetError> {
-        let mut head = self.head.lock.lock();
-        if Self::head_ready(&head, Ordering::Acquire) {
-            // SAFETY: `head` is held and its slot is ready (Acquire).
-            let item = unsafe { self.take(&mut head) };
-            drop(head);
-            self.after_take();
-            return Ok(item);
+        match self.take_ready(self.head.lock.lock()) {
+            Ok(item) => Ok(item),
+            Err(head) => self.get_slow(head, deadline, block),
         }
-        self.get_slow(head, deadline, block)
     }
 
     #[cold]
@@ -347,13 +342,10 @@ impl<T> FifoCore<T> {
             // Read the flag before the slot: a shutdown seen here was set
             // after every put it follows had published its item.
             let shut = self.shutdown.load(Ordering::Acquire);
-            if Self::head_ready(&head, Ordering::Acquire) {
-                // SAFETY: `head` is held and its slot is ready (Acquire).
-                let item = unsafe { self.take(&mut head) };
-                drop(head);
-                self.after_take();
-                return Ok(item);
-            }
+            head = match self.take_ready(head) {
+                Ok(item) => return Ok(item),
+                Err(head) => head,
+            };
             // Items first, then shutdown, then emptiness, as CPython.
             if shut {
                 return Err(GetError::ShutDown);
@@ -380,16 +372,30 @@ impl<T> FifoCore<T> {
             head = self.head.lock.lock();
             if result == WaitResult::TimedOut {
                 let shut = self.shutdown.load(Ordering::Acquire);
-                if Self::head_ready(&head, Ordering::Acquire) {
-                    // SAFETY: as above.
-                    let item = unsafe { self.take(&mut head) };
-                    drop(head);
-                    self.after_take();
-                    return Ok(item);
-                }
-                return Err(if shut { GetError::ShutDown } else { GetError::Empty });
+                return match self.take_ready(head) {
+                    Ok(item) => Ok(item),
+                    Err(_) if shut => Err(GetError::ShutDown),
+                    Err(_) => Err(GetError::Empty),
+                };
             }
         }
+    }
+
+    /// Takes the item at `head` if its slot is ready, then unlocks and wakes
+    /// a putter; gives the guard back if the slot is not ready.
+    #[inline]
+    fn take_ready<'a>(
+        &'a self,
+        mut head: MutexGuard<'a, Cursor<T>>,
+    ) -> Result<T, MutexGuard<'a, Cursor<T>>> {
+        if !Self::head_ready(&head, Ordering::Acquire) {
+            return Err(head);
+        }
+        // SAFETY: `head` is held and its slot is ready (Acquire).
+        let item = unsafe { self.take(&mut head) };
+        drop(head);
+        self.after_take();
+        Ok(item)
     }
 
     /// Whether the slot at `head` is ready or the queue is shut down, read
