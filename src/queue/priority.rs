@@ -1,64 +1,54 @@
 //! The priority policy: a binary min-heap, smallest item first, equal
 //! items in put order.
 //!
-//! Not `std::collections::BinaryHeap`, for two reasons:
+//! Each entry is an item and its put sequence number, side by side, so
+//! that ties come out in put order. Comparisons read the sequence numbers
+//! only when two items are equal (a `#[cold]` call), so comparing costs
+//! what the user's `Ord` costs.
 //!
-//! - Panic safety. std's `pop` moves the root out before sifting, so a
-//!   panicking `Ord` in the sift drops the popped item (it is lost,
-//!   rust-lang/rust#25842 discusses the heap's panic safety). Here every
-//!   comparison runs first, on references, to find where the moved entry
-//!   ends up; only then are entries moved, by code that cannot panic. A
-//!   panicking `Ord` therefore leaves the heap exactly as it was.
-//! - Ties. Equal items come out in put order, so each item carries its put
-//!   sequence number. The numbers live in a second array beside the items
-//!   (`seqs[i]` belongs to `items[i]`): comparisons read them only when two
-//!   items are equal, so walking the heap touches the items alone, packed
-//!   as densely as in std's heap. Only the moves touch both arrays, and
-//!   those accesses do not wait on each other.
+//! The sifting is std's `BinaryHeap`'s: an entry is moved out, leaving a
+//! hole, and entries are copied into the hole as it travels, one copy a
+//! level, no swaps. A pop first moves the hole from the root to the bottom
+//! along the smaller child (sibling comparisons with no branch to
+//! mispredict), then lets the last entry rise into it, usually a step or
+//! two: the last entry is a large one.
 //!
-//! Four children a node: a pop walks half as many levels as in a binary
-//! heap, and the children of a node lie next to each other in memory.
+//! Not std's `BinaryHeap` itself, because of panic safety: std's `pop`
+//! holds the root outside the heap while it sifts, so a panicking `Ord`
+//! drops the popped item (rust-lang/rust#25842 discusses the heap's panic
+//! safety). Here a guard tracks the hole during every sift. If a
+//! comparison panics, the guard walks the hole back along the path it
+//! came, copying each entry back to where it was; a pop's guard also owns
+//! the root's entry and puts it back. The heap is then exactly as it was
+//! before the call (a push's new entry, never in the heap, is dropped with
+//! the panicking call). Unit tests make every comparison of a push and of
+//! a pop panic in turn and check this, and Miri runs them.
 
 use std::cmp::Ordering;
+use std::mem::{self, ManuallyDrop};
+use std::ptr;
 
 use super::policy::{Policy, Stored};
+
+/// An item and its put sequence number.
+struct Entry<T> {
+    item: T,
+    seq: u64,
+}
 
 #[inline]
 fn parent(at: usize) -> usize {
     (at - 1) / 2
 }
 
-/// Smallest first; ties in put order.
-pub(crate) struct Priority<T> {
-    items: Vec<T>,
-    /// The put sequence number of `items[i]`, at the same index.
-    seqs: Vec<u64>,
-    next_seq: u64,
-}
-
-impl<T> Default for Priority<T> {
-    fn default() -> Self {
-        Priority { items: Vec::new(), seqs: Vec::new(), next_seq: 0 }
-    }
-}
-
-impl<T> Stored for Priority<T> {
-    #[inline]
-    fn len(&self) -> usize {
-        self.items.len()
-    }
-}
-
-/// Whether `(a, a_seq)` comes out before `(b, b_seq)`. One user comparison,
-/// which may panic. Equal items are rare, so that branch is predictable;
-/// the other outcome is a flag, not a branch. The sequence numbers are
-/// passed by reference and read only for equal items: otherwise the
-/// compiler loads them for every comparison, and a walk touches both
-/// arrays.
+/// Whether `a` comes out before `b`. One user comparison, which may panic.
+/// Equal items are rare, so that branch is predictable; the other outcome
+/// is a flag, not a branch (written as `if`, not `match`: the `match`
+/// compiles to two data-dependent branches).
 #[inline]
-fn before<T: Ord>(a: &T, a_seq: &u64, b: &T, b_seq: &u64) -> bool {
-    let order = a.cmp(b);
-    if order == Ordering::Equal { put_earlier(a_seq, b_seq) } else { order == Ordering::Less }
+fn before<T: Ord>(a: &Entry<T>, b: &Entry<T>) -> bool {
+    let order = a.item.cmp(&b.item);
+    if order == Ordering::Equal { put_earlier(&a.seq, &b.seq) } else { order == Ordering::Less }
 }
 
 #[cold]
@@ -67,35 +57,22 @@ fn put_earlier(a_seq: &u64, b_seq: &u64) -> bool {
     a_seq < b_seq
 }
 
-/// A new entry rising from `leaf` in `push`, now at `at`. Dropped before
-/// `done` (only by unwinding out of a comparison), it undoes the rise and
-/// removes the entry.
-struct Rising<'a, T> {
-    heap: &'a mut Priority<T>,
-    leaf: usize,
-    at: usize,
-    done: bool,
+/// Smallest first; ties in put order.
+pub(crate) struct Priority<T> {
+    heap: Heap<T>,
+    next_seq: u64,
 }
 
-impl<T> Drop for Rising<'_, T> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // The entry rose along the leaf's ancestors; in 1-based numbering
-        // the ancestor `k` levels above node `n` is `n >> k`.
-        let n = self.leaf + 1;
-        let mut levels = n.ilog2() - (self.at + 1).ilog2();
-        let mut at = self.at;
-        while levels > 0 {
-            levels -= 1;
-            let child = (n >> levels) - 1;
-            self.heap.items.swap(at, child);
-            self.heap.seqs.swap(at, child);
-            at = child;
-        }
-        self.heap.seqs.pop();
-        self.heap.items.pop();
+impl<T> Default for Priority<T> {
+    fn default() -> Self {
+        Priority { heap: Heap(Vec::new()), next_seq: 0 }
+    }
+}
+
+impl<T> Stored for Priority<T> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.heap.0.len()
     }
 }
 
@@ -103,77 +80,177 @@ impl<T: Ord> Policy for Priority<T> {
     type Item = T;
 
     fn push(&mut self, item: T) {
-        let seq = self.next_seq;
-        // Allocate first: once both arrays have room they never differ in
-        // length, and nothing below allocates.
-        self.items.reserve(1);
-        self.seqs.reserve(1);
-        let leaf = self.items.len();
-        self.items.push(item);
-        self.seqs.push(seq);
-        // Sift the new entry up by swaps, one comparison a level. If a
-        // comparison panics (a user `Ord`), the guard swaps the entry back
-        // down to the leaf and removes it: the heap is exactly as it was.
-        let mut rising = Rising { heap: self, leaf, at: leaf, done: false };
-        while rising.at > 0 {
-            let (at, up) = (rising.at, parent(rising.at));
-            let heap = &mut *rising.heap;
-            if !before(&heap.items[at], &heap.seqs[at], &heap.items[up], &heap.seqs[up]) {
-                break;
-            }
-            heap.items.swap(at, up);
-            heap.seqs.swap(at, up);
-            rising.at = up;
-        }
-        rising.done = true;
-        drop(rising);
+        self.heap.push(Entry { item, seq: self.next_seq });
         self.next_seq += 1;
     }
 
     fn pop(&mut self) -> Option<T> {
-        let last = self.items.len().checked_sub(1)?;
-        if last == 0 {
-            self.seqs.pop();
-            return self.items.pop();
+        self.heap.pop().map(|entry| entry.item)
+    }
+}
+
+/// A binary min-heap of entries.
+struct Heap<T>(Vec<Entry<T>>);
+
+/// A push in progress: the new entry (held by `push`) rises from `leaf`,
+/// one past the heap's initialized length, and the hole is at `hole`. Every
+/// entry on the path strictly below `hole`, down to `leaf`, holds a copy of
+/// its parent's entry; the slot at `hole` is logically empty.
+///
+/// Dropped only by unwinding out of a comparison (a successful push
+/// forgets it): copies each of those entries back up a level, so the heap
+/// is exactly as it was and the slot at `leaf`, outside the vector's
+/// length, is left unused.
+struct Rising<T> {
+    base: *mut Entry<T>,
+    leaf: usize,
+    hole: usize,
+}
+
+impl<T> Drop for Rising<T> {
+    fn drop(&mut self) {
+        // In 1-based numbering the ancestor `k` levels above node `n` is
+        // `n >> k`: walk the path from just below the hole down to `leaf`.
+        let n = self.leaf + 1;
+        let mut levels = n.ilog2() - (self.hole + 1).ilog2();
+        while levels > 0 {
+            levels -= 1;
+            let child = (n >> levels) - 1;
+            // SAFETY: `child` lies on the path below `hole`, at most `leaf`,
+            // inside the allocation (`push` reserved room for `leaf`), and
+            // holds an entry (see the type's invariant); `hole` is the
+            // path's empty slot and a different index. After the copy
+            // `child`'s slot is the empty one, so no entry is duplicated.
+            unsafe { ptr::copy_nonoverlapping(self.base.add(child), self.base.add(self.hole), 1) };
+            self.hole = child;
         }
-        // Comparisons only. As std's heap does, walk from the root to the
-        // bottom along the smaller child, then climb back to where on that
-        // path the last entry belongs (usually a step or two: the last entry
-        // is a large one). The entry at `last` is the one that moves, so the
-        // walk stays below it.
-        let (items, seqs) = (&self.items[..last], &self.seqs[..last]);
-        let smaller = |a: usize, b: usize| {
-            if before(&items[b], &seqs[b], &items[a], &seqs[a]) { b } else { a }
-        };
-        let mut at = 0;
-        loop {
-            let left = 2 * at + 1;
-            if left + 1 < last {
-                at = smaller(left, left + 1);
-            } else {
-                if left < last {
-                    at = left;
-                }
+    }
+}
+
+/// A pop in progress: `top`, the root's entry, has been moved out and the
+/// hole is at `hole`. Every slot on the path from the root to just above
+/// `hole` holds a copy of the entry of its child on the path (the hole
+/// went down the path) or its original entry again (the last entry's
+/// parents came back down while it rose); the slot at `hole` is logically
+/// empty. The vector's length is unchanged; its last entry has not moved.
+///
+/// Dropped only by unwinding out of a comparison (a successful pop forgets
+/// it): walks the hole back up, copying each parent's entry down into it,
+/// and writes `top` back to the root, which restores every slot.
+struct Sinking<T> {
+    base: *mut Entry<T>,
+    hole: usize,
+    top: ManuallyDrop<Entry<T>>,
+}
+
+impl<T> Drop for Sinking<T> {
+    fn drop(&mut self) {
+        while self.hole > 0 {
+            let up = parent(self.hole);
+            // SAFETY: `up` is on the path above the empty slot `hole`, so it
+            // holds an entry (the type's invariant) and is a different
+            // index; both are below the vector's length. Copying it down
+            // undoes the last move across that edge, in reverse order, and
+            // leaves `up` as the empty slot.
+            unsafe { ptr::copy_nonoverlapping(self.base.add(up), self.base.add(self.hole), 1) };
+            self.hole = up;
+        }
+        // SAFETY: the hole is at the root, which is empty; `top` is the
+        // entry that was moved out of it and is not used again (this is the
+        // guard's last act; `ManuallyDrop` keeps it from being dropped).
+        unsafe { ptr::write(self.base, ManuallyDrop::take(&mut self.top)) };
+    }
+}
+
+impl<T: Ord> Heap<T> {
+    fn push(&mut self, entry: Entry<T>) {
+        // Allocate first: nothing below allocates, and only the
+        // comparisons can panic.
+        self.0.reserve(1);
+        let leaf = self.0.len();
+        let mut rising = Rising { base: self.0.as_mut_ptr(), leaf, hole: leaf };
+        while rising.hole > 0 {
+            let up = parent(rising.hole);
+            // SAFETY: `up < hole <= leaf`: a slot below the vector's length
+            // that holds an entry (only `hole` is empty); no mutable access
+            // to it exists while the comparison runs.
+            if !before(&entry, unsafe { &*rising.base.add(up) }) {
                 break;
             }
+            // SAFETY: the parent's entry moves down into the empty slot
+            // (inside the allocation: `reserve` above), and the parent's
+            // slot becomes the hole. If a later comparison panics, `rising`
+            // moves it back.
+            unsafe {
+                ptr::copy_nonoverlapping(rising.base.add(up), rising.base.add(rising.hole), 1)
+            };
+            rising.hole = up;
         }
-        let (moving, moving_seq) = (&self.items[last], &self.seqs[last]);
-        while at > 0 && !before(&items[at], &seqs[at], moving, moving_seq) {
-            at = parent(at);
+        // SAFETY: the hole is empty and inside the allocation; the new entry
+        // fills it. Then every slot up to `leaf` holds exactly one entry, so
+        // the guard has nothing to undo and the length can grow by one.
+        unsafe { ptr::write(rising.base.add(rising.hole), entry) };
+        mem::forget(rising);
+        // SAFETY: see above; `leaf + 1 <= capacity` after `reserve`.
+        unsafe { self.0.set_len(leaf + 1) };
+    }
+
+    fn pop(&mut self) -> Option<Entry<T>> {
+        let end = self.0.len().checked_sub(1)?;
+        if end == 0 {
+            return self.0.pop();
         }
-        // Moves only, bottom-up: the former last entry takes that slot and
-        // the entries above it on the path each move up a level, the root
-        // moving out.
-        let mut carry = self.items.pop().expect("heap has at least two entries");
-        let mut carry_seq = self.seqs.pop().expect("arrays have equal lengths");
-        loop {
-            carry = std::mem::replace(&mut self.items[at], carry);
-            carry_seq = std::mem::replace(&mut self.seqs[at], carry_seq);
-            if at == 0 {
-                return Some(carry);
+        let base = self.0.as_mut_ptr();
+        // The entry at `end` (the last) is the one that moves; the hole
+        // stays below `end`, so that entry stays where it is until the end.
+        // SAFETY: the heap has at least two entries; the root's is moved
+        // into the guard and its slot becomes the hole.
+        let top = ManuallyDrop::new(unsafe { ptr::read(base) });
+        let mut sinking = Sinking { base, hole: 0, top };
+        let mut child = 1;
+        while child + 1 < end {
+            // SAFETY: `child` and `child + 1` are below `end`, hold entries
+            // (they are below the hole) and are only read while compared.
+            let (left, right) = unsafe { (&*base.add(child), &*base.add(child + 1)) };
+            child += usize::from(before(right, left));
+            // SAFETY: the smaller child's entry moves up into the empty
+            // slot, and its own slot becomes the hole (`sinking` moves it
+            // back if a comparison panics).
+            unsafe { ptr::copy_nonoverlapping(base.add(child), base.add(sinking.hole), 1) };
+            sinking.hole = child;
+            child = 2 * child + 1;
+        }
+        if child + 1 == end {
+            // SAFETY: as above, for an only child (`child < end`).
+            unsafe { ptr::copy_nonoverlapping(base.add(child), base.add(sinking.hole), 1) };
+            sinking.hole = child;
+        }
+        // SAFETY: the last entry, at `end`, never moved; only read here.
+        let last = unsafe { &*base.add(end) };
+        while sinking.hole > 0 {
+            let up = parent(sinking.hole);
+            // SAFETY: `up` is above the hole on its path: it holds an entry.
+            if !before(last, unsafe { &*base.add(up) }) {
+                break;
             }
-            at = parent(at);
+            // SAFETY: the parent's entry moves down into the empty slot and
+            // the parent's slot becomes the hole.
+            unsafe { ptr::copy_nonoverlapping(base.add(up), base.add(sinking.hole), 1) };
+            sinking.hole = up;
         }
+        // SAFETY: the last entry moves into the hole (`hole < end`, so the
+        // two slots differ), after which the slots below `end` each hold one
+        // entry and the slot at `end` is dropped from the vector's length
+        // without dropping its (moved) entry. `top` is taken out of the
+        // guard before the guard is forgotten, so it is owned exactly once.
+        let top = unsafe {
+            ptr::copy_nonoverlapping(base.add(end), base.add(sinking.hole), 1);
+            ManuallyDrop::take(&mut sinking.top)
+        };
+        mem::forget(sinking);
+        // SAFETY: see above.
+        unsafe { self.0.set_len(end) };
+        Some(top)
     }
 }
 
@@ -297,5 +374,97 @@ mod tests {
         assert!(catch_unwind(AssertUnwindSafe(|| p.pop())).is_err());
         POISON.set(None);
         assert_eq!(drain(&mut p), drain(&mut filled(&numbers)));
+    }
+
+    std::thread_local! {
+        /// Comparisons left before one panics, on this thread.
+        static FUSE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// Ordered by its number; the comparison that burns `FUSE` down panics.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Fused(u8, u32); // (number, tag)
+    impl PartialOrd for Fused {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Fused {
+        fn cmp(&self, o: &Self) -> Ordering {
+            if let Some(left) = FUSE.get() {
+                FUSE.set(left.checked_sub(1));
+                assert!(left > 0, "fuse burnt");
+            }
+            self.0.cmp(&o.0)
+        }
+    }
+
+    fn fused_heap(numbers: &[u8]) -> Priority<Fused> {
+        let mut p = Priority::default();
+        for (tag, &k) in numbers.iter().enumerate() {
+            p.push(Fused(k, tag as u32));
+        }
+        p
+    }
+
+    fn fused_drain(p: &mut Priority<Fused>) -> Vec<(u8, u32)> {
+        std::iter::from_fn(|| p.pop()).map(|t| (t.0, t.1)).collect()
+    }
+
+    /// Every comparison of a push and of a pop, in turn, panics: each time
+    /// the heap must drain exactly as an untouched copy does, ties in put
+    /// order; when none panics the result must match a sorted model.
+    #[test]
+    fn a_panic_at_any_comparison_leaves_the_heap_as_it_was() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let rounds = if cfg!(miri) { 12 } else { 300 };
+        for _ in 0..rounds {
+            let len = random(40) as usize;
+            let numbers: Vec<u8> = (0..len).map(|_| random(6) as u8).collect();
+            let reference = fused_drain(&mut fused_heap(&numbers));
+            let mut model: Vec<(u8, u32)> =
+                numbers.iter().enumerate().map(|(tag, &k)| (k, tag as u32)).collect();
+            model.sort();
+            assert_eq!(reference, model);
+            let new = random(7) as u8;
+            for pop in [false, true] {
+                for fuse in 0.. {
+                    let mut p = fused_heap(&numbers);
+                    FUSE.set(Some(fuse));
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        if pop {
+                            p.pop().map(|t| (t.0, t.1))
+                        } else {
+                            p.push(Fused(new, 999));
+                            None
+                        }
+                    }));
+                    FUSE.set(None);
+                    match outcome {
+                        Err(_) => assert_eq!(fused_drain(&mut p), reference),
+                        Ok(popped) => {
+                            let mut expected = model.clone();
+                            if pop {
+                                assert_eq!(
+                                    popped,
+                                    (!expected.is_empty()).then(|| expected.remove(0))
+                                );
+                            } else {
+                                expected.push((new, 999));
+                                expected.sort();
+                            }
+                            assert_eq!(fused_drain(&mut p), expected);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
