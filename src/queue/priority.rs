@@ -9,9 +9,17 @@
 //! The sifting is std's `BinaryHeap`'s: an entry is moved out, leaving a
 //! hole, and entries are copied into the hole as it travels, one copy a
 //! level, no swaps. A pop first moves the hole from the root to the bottom
-//! along the smaller child (sibling comparisons with no branch to
-//! mispredict), then lets the last entry rise into it, usually a step or
-//! two: the last entry is a large one.
+//! along the smaller child, then lets the last entry rise into it, usually
+//! a step or two: the last entry is a large one.
+//!
+//! The sibling choice is a branch, not a flag added to the index. With a
+//! flag every level waits for the previous comparison before it can load
+//! the next pair; a branch lets the CPU run ahead on a guess. In a queue's
+//! steady state (puts and gets interleaved) the guesses are mostly right:
+//! one thread, push+pop on a heap of 1k entries, 16 ns with the branch vs
+//! 42 ns with the flag (std's `BinaryHeap<u64>`: 21 ns). Filling a heap
+//! and then draining it, where the path is random, the flag is faster
+//! (1k entries: 35 vs 46 ns per push+pop); queues mostly do the former.
 //!
 //! Not std's `BinaryHeap` itself, because of panic safety: std's `pop`
 //! holds the root outside the heap while it sifts, so a panicking `Ord`
@@ -212,7 +220,9 @@ impl<T: Ord> Heap<T> {
             // SAFETY: `child` and `child + 1` are below `end`, hold entries
             // (they are below the hole) and are only read while compared.
             let (left, right) = unsafe { (&*base.add(child), &*base.add(child + 1)) };
-            child += usize::from(before(right, left));
+            if before(right, left) {
+                child += 1;
+            }
             // SAFETY: the smaller child's entry moves up into the empty
             // slot, and its own slot becomes the hole (`sinking` moves it
             // back if a comparison panics).
