@@ -332,9 +332,12 @@ mod tests {
     std::thread_local! {
         /// The pair of numbers whose comparison panics, on this thread.
         static POISON: std::cell::Cell<Option<(u32, u32)>> = const { std::cell::Cell::new(None) };
+        /// Comparisons left before one panics, on this thread.
+        static FUSE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
     }
 
-    /// Ordered by its number; comparing the two numbers in `POISON` panics.
+    /// Ordered by its number. Comparing the two numbers in `POISON` panics,
+    /// and so does the comparison that burns `FUSE` down.
     #[derive(Debug, PartialEq, Eq)]
     struct Touchy(u32, u32); // (number, tag)
     impl PartialOrd for Touchy {
@@ -346,6 +349,10 @@ mod tests {
         fn cmp(&self, o: &Self) -> Ordering {
             let pair = (self.0.min(o.0), self.0.max(o.0));
             assert!(POISON.get() != Some(pair), "poisoned comparison");
+            if let Some(left) = FUSE.get() {
+                FUSE.set(left.checked_sub(1));
+                assert!(left > 0, "fuse burnt");
+            }
             self.0.cmp(&o.0)
         }
     }
@@ -386,41 +393,6 @@ mod tests {
         assert_eq!(drain(&mut p), drain(&mut filled(&numbers)));
     }
 
-    std::thread_local! {
-        /// Comparisons left before one panics, on this thread.
-        static FUSE: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-    }
-
-    /// Ordered by its number; the comparison that burns `FUSE` down panics.
-    #[derive(Debug, PartialEq, Eq)]
-    struct Fused(u8, u32); // (number, tag)
-    impl PartialOrd for Fused {
-        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-            Some(self.cmp(o))
-        }
-    }
-    impl Ord for Fused {
-        fn cmp(&self, o: &Self) -> Ordering {
-            if let Some(left) = FUSE.get() {
-                FUSE.set(left.checked_sub(1));
-                assert!(left > 0, "fuse burnt");
-            }
-            self.0.cmp(&o.0)
-        }
-    }
-
-    fn fused_heap(numbers: &[u8]) -> Priority<Fused> {
-        let mut p = Priority::default();
-        for (tag, &k) in numbers.iter().enumerate() {
-            p.push(Fused(k, tag as u32));
-        }
-        p
-    }
-
-    fn fused_drain(p: &mut Priority<Fused>) -> Vec<(u8, u32)> {
-        std::iter::from_fn(|| p.pop()).map(|t| (t.0, t.1)).collect()
-    }
-
     /// Every comparison of a push and of a pop, in turn, panics: each time
     /// the heap must drain exactly as an untouched copy does, ties in put
     /// order; when none panics the result must match a sorted model.
@@ -436,28 +408,28 @@ mod tests {
         let rounds = if cfg!(miri) { 12 } else { 300 };
         for _ in 0..rounds {
             let len = random(40) as usize;
-            let numbers: Vec<u8> = (0..len).map(|_| random(6) as u8).collect();
-            let reference = fused_drain(&mut fused_heap(&numbers));
-            let mut model: Vec<(u8, u32)> =
+            let numbers: Vec<u32> = (0..len).map(|_| random(6) as u32).collect();
+            let reference = drain(&mut filled(&numbers));
+            let mut model: Vec<(u32, u32)> =
                 numbers.iter().enumerate().map(|(tag, &k)| (k, tag as u32)).collect();
             model.sort();
             assert_eq!(reference, model);
-            let new = random(7) as u8;
+            let new = random(7) as u32;
             for pop in [false, true] {
                 for fuse in 0.. {
-                    let mut p = fused_heap(&numbers);
+                    let mut p = filled(&numbers);
                     FUSE.set(Some(fuse));
                     let outcome = catch_unwind(AssertUnwindSafe(|| {
                         if pop {
                             p.pop().map(|t| (t.0, t.1))
                         } else {
-                            p.push(Fused(new, 999));
+                            p.push(Touchy(new, 999));
                             None
                         }
                     }));
                     FUSE.set(None);
                     match outcome {
-                        Err(_) => assert_eq!(fused_drain(&mut p), reference),
+                        Err(_) => assert_eq!(drain(&mut p), reference),
                         Ok(popped) => {
                             let mut expected = model.clone();
                             if pop {
@@ -469,7 +441,7 @@ mod tests {
                                 expected.push((new, 999));
                                 expected.sort();
                             }
-                            assert_eq!(fused_drain(&mut p), expected);
+                            assert_eq!(drain(&mut p), expected);
                             break;
                         }
                     }
