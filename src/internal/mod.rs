@@ -2,6 +2,7 @@
 //! public; the parking logic and nearly all `unsafe` of the crate live here.
 
 pub(crate) mod deadline;
+pub(crate) mod heap;
 pub(crate) mod spin;
 pub(crate) mod thread_id;
 pub(crate) mod waiters;
