@@ -16,6 +16,9 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::proptest_config;
 use proptest::prelude::*;
 use threadkit::{GetError, LifoQueue, PriorityQueue, PutError, Queue};
 
@@ -366,18 +369,6 @@ fn run<Q: ModelQueue>(
 
 fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op(), 0..=MAX_OPS)
-}
-
-/// `cases` cases. Under Miri: no failure file (isolation leaves no file
-/// system nor working directory) and the cheap XorShift generator (ChaCha,
-/// the default, costs about ten seconds of interpretation per case).
-fn proptest_config(cases: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::with_cases(cases);
-    if cfg!(miri) {
-        config.failure_persistence = None;
-        config.rng_algorithm = proptest::test_runner::RngAlgorithm::XorShift;
-    }
-    config
 }
 
 proptest! {

@@ -12,6 +12,9 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::proptest_config;
 use proptest::prelude::*;
 use threadkit::{Lock, RLock, RLockGuard};
 
@@ -386,18 +389,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::TryLockFor),
         5 => any::<usize>().prop_map(Op::Drop),
     ]
-}
-
-/// `cases` cases. Under Miri: no failure file (isolation leaves no file
-/// system nor working directory) and the cheap XorShift generator (ChaCha,
-/// the default, costs about ten seconds of interpretation per case).
-fn proptest_config(cases: u32) -> ProptestConfig {
-    let mut config = ProptestConfig::with_cases(cases);
-    if cfg!(miri) {
-        config.failure_persistence = None;
-        config.rng_algorithm = proptest::test_runner::RngAlgorithm::XorShift;
-    }
-    config
 }
 
 proptest! {
