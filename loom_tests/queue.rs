@@ -201,7 +201,75 @@ fn timed_join_races_task_done() {
     });
 }
 
+/// One item, got by one thread while another marks its task done: the
+/// mark always succeeds (the item is either still queued, or got, and its
+/// task not done), and is the only one: the count ends at zero and stays
+/// there, whichever came first.
+fn task_done_races_get<Q: Send + Sync + 'static>(
+    new: fn() -> Q,
+    put: fn(&Q, u32),
+    get: fn(&Q) -> u32,
+    task_done: fn(&Q) -> Result<(), threadkit::TaskDoneError>,
+    unfinished: fn(&Q) -> usize,
+) {
+    model(move || {
+        let q = Arc::new(new());
+        put(&q, 1);
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || assert_eq!(get(&q), 1))
+        };
+        assert_eq!(task_done(&q), Ok(()));
+        getter.join().unwrap();
+        assert_eq!(unfinished(&q), 0);
+        assert!(task_done(&q).is_err());
+    });
+}
+
+#[test]
+fn fifo_task_done_races_get() {
+    task_done_races_get(
+        Queue::new,
+        |q, v| q.put(v).unwrap(),
+        |q| q.get().unwrap(),
+        Queue::task_done,
+        Queue::unfinished_tasks,
+    );
+}
+
+#[test]
+fn lifo_task_done_races_get() {
+    task_done_races_get(
+        threadkit::LifoQueue::new,
+        |q, v| q.put(v).unwrap(),
+        |q| q.get().unwrap(),
+        threadkit::LifoQueue::task_done,
+        threadkit::LifoQueue::unfinished_tasks,
+    );
+}
+
 // --- shutdown -------------------------------------------------------------------
+
+/// `shutdown_immediate` racing a `task_done` for a queued item: the item
+/// is counted done once, by whichever comes first, never twice; `join`
+/// returns.
+#[test]
+fn shutdown_immediate_races_early_task_done() {
+    model(|| {
+        let q = Arc::new(Queue::new());
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let marker = {
+            let q = q.clone();
+            thread::spawn(move || q.task_done().is_ok())
+        };
+        q.shutdown_immediate();
+        let marked = marker.join().unwrap();
+        assert_eq!(q.unfinished_tasks(), 0, "marked: {marked}");
+        assert!(q.task_done().is_err());
+        q.join();
+    });
+}
 
 /// `shutdown` wakes every blocked getter with `ShutDown`.
 #[test]

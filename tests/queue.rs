@@ -555,6 +555,155 @@ macro_rules! shared_tests {
         }
 
         #[test]
+        fn task_done_before_the_get_is_not_counted_again_after_it() {
+            let q = Q::new();
+            q.put(1).unwrap();
+            q.task_done().unwrap(); // the item's task, before it is got
+            assert_eq!(q.unfinished_tasks(), 0);
+            q.get().unwrap();
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert_eq!(q.unfinished_tasks(), 0);
+            // The next item is counted as usual.
+            q.put(2).unwrap();
+            q.get().unwrap();
+            q.task_done().unwrap();
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            q.join();
+        }
+
+        #[test]
+        fn task_done_by_a_thread_that_did_not_get_the_items() {
+            // A getter hands its items on and exits; another thread marks
+            // them done.
+            let q = Q::new();
+            for i in 0..3 {
+                q.put(i).unwrap();
+            }
+            thread::scope(|s| {
+                s.spawn(|| {
+                    for _ in 0..3 {
+                        q.get().unwrap();
+                    }
+                });
+            });
+            assert_eq!(q.unfinished_tasks(), 3);
+            for left in (0..3).rev() {
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), left);
+            }
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            q.join();
+        }
+
+        #[test]
+        fn a_getter_cannot_mark_a_task_another_thread_marked() {
+            let q = Q::new();
+            q.put(1).unwrap();
+            q.put(2).unwrap();
+            let (got, marked) = (Barrier::new(2), Barrier::new(2));
+            thread::scope(|s| {
+                s.spawn(|| {
+                    q.get().unwrap();
+                    got.wait();
+                    marked.wait();
+                    // Both tasks (this thread's item and the queued one) are
+                    // already done.
+                    assert_eq!(q.task_done(), Err(TaskDoneError));
+                    q.get().unwrap();
+                    assert_eq!(q.task_done(), Err(TaskDoneError));
+                });
+                got.wait();
+                q.task_done().unwrap(); // the getter's item
+                q.task_done().unwrap(); // the queued item, before its get
+                assert_eq!(q.task_done(), Err(TaskDoneError));
+                assert_eq!(q.unfinished_tasks(), 0);
+                marked.wait();
+            });
+            assert_eq!(q.unfinished_tasks(), 0);
+            q.join();
+        }
+
+        #[test]
+        fn many_threads_mark_each_others_tasks() {
+            // Getters mark every other task they get; two threads that get
+            // nothing mark tasks as fast as they can, of items got or still
+            // queued. Calls may fail (a getter's item may have been marked
+            // already), but exactly one success per item put, no more.
+            const ITEMS: usize = 4000;
+            let q = Q::new();
+            for i in 0..ITEMS {
+                q.put(i).unwrap();
+            }
+            let marked = AtomicUsize::new(0);
+            let mark = || {
+                let ok = q.task_done().is_ok();
+                if ok {
+                    marked.fetch_add(1, Ordering::Relaxed);
+                }
+                ok
+            };
+            thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        for n in 0..ITEMS / 4 {
+                            q.get().unwrap();
+                            if n % 2 == 0 {
+                                mark();
+                            }
+                        }
+                    });
+                }
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        while q.unfinished_tasks() > 0 {
+                            if !mark() {
+                                thread::yield_now();
+                            }
+                        }
+                    });
+                }
+                q.join();
+            });
+            assert_eq!(marked.load(Ordering::Relaxed), ITEMS);
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert!(q.is_empty());
+        }
+
+        #[test]
+        fn get_and_task_done_from_a_thread_exit_destructor() {
+            // A value whose `Drop` (run while its thread exits, possibly
+            // after the storage threadkit keeps per thread is gone) gets an
+            // item and marks it done.
+            struct AtExit(Arc<Q<u32>>);
+            impl Drop for AtExit {
+                fn drop(&mut self) {
+                    self.0.get().unwrap();
+                    self.0.task_done().unwrap();
+                }
+            }
+            thread_local! {
+                static AT_EXIT: std::cell::RefCell<Option<AtExit>> =
+                    const { std::cell::RefCell::new(None) };
+            }
+            let q = Arc::new(Q::new());
+            q.put(7).unwrap();
+            let q2 = Arc::clone(&q);
+            thread::spawn(move || {
+                // Registered before the queue is first used on this thread.
+                AT_EXIT.with(|slot| *slot.borrow_mut() = Some(AtExit(Arc::clone(&q2))));
+                q2.put(8).unwrap();
+                q2.get().unwrap();
+                q2.task_done().unwrap();
+            })
+            .join()
+            .unwrap();
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            q.join();
+        }
+
+        #[test]
         fn get_task_into_inner_and_drop_mark_done() {
             let q = Q::new();
             q.put(String::from("a")).unwrap();

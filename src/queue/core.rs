@@ -7,8 +7,8 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::policy::Policy;
-use super::tasks::{TaskCount, TaskSink, bump};
+use super::policy::{Policy, Stored};
+use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spin::spin_until;
@@ -19,6 +19,8 @@ use crate::loom::sync::{Mutex, MutexGuard};
 
 struct State<P> {
     items: P,
+    /// Tasks of queued items already marked done (see `tasks.rs`).
+    early: usize,
 }
 
 /// What puts and gets touch on every call, on one cache line.
@@ -61,11 +63,6 @@ impl Drop for PassOnIfUnwinding<'_> {
 /// A blocking queue generic over its ordering policy.
 pub(crate) struct Core<P> {
     hot: CachePadded<Hot<P>>,
-    /// Items ever taken, written only under `state`'s mutex. On a line of
-    /// its own, away from the lock that producers keep taking: `task_done`
-    /// reads it without the lock, and the getters who write it are the
-    /// threads that call `task_done`.
-    taken_total: CachePadded<AtomicUsize>,
     tasks: TaskCount,
     /// `None`: unbounded.
     capacity: Option<usize>,
@@ -78,12 +75,11 @@ impl<P: Policy> Core<P> {
         assert!(capacity != Some(0), "capacity must be at least 1");
         Core {
             hot: CachePadded::new(Hot {
-                state: Mutex::new(State { items: P::default() }),
+                state: Mutex::new(State { items: P::default(), early: 0 }),
                 put_total: AtomicUsize::new(0),
                 len_hint: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
             }),
-            taken_total: CachePadded::new(AtomicUsize::new(0)),
             tasks: TaskCount::new(),
             capacity,
             not_empty: WaitQueue::new(),
@@ -205,23 +201,26 @@ impl<P: Policy> Core<P> {
     /// `get_slow`.
     #[inline]
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<P::Item, GetError> {
+        // Looked up before locking, to keep the critical section short.
+        let credit = self.tasks.credit();
         let mut state = self.hot.state.lock();
         // This get consumed no wakeup: if a user `Ord` panics in `pop`, there
         // is nothing to pass on, and the items are left untouched.
         match state.items.pop() {
             Some(item) => {
-                self.get_done(state);
+                self.get_done(state, credit);
                 Ok(item)
             }
-            None => self.get_slow(state, deadline, block),
+            None => self.get_slow(state, credit, deadline, block),
         }
     }
 
-    /// Counts the item a get just popped, unlocks and wakes a putter.
+    /// Counts the item a get just popped (as `credit`'s task), unlocks and
+    /// wakes a putter.
     #[inline]
-    fn get_done(&self, state: MutexGuard<'_, State<P>>) {
+    fn get_done(&self, mut state: MutexGuard<'_, State<P>>, credit: &Credit) {
         self.hot.len_hint.store(state.items.len(), Ordering::Relaxed);
-        bump(&self.taken_total, Ordering::Release);
+        self.tasks.taken(&mut state.early, credit);
         drop(state);
         if self.capacity.is_some() {
             self.not_full.notify_one();
@@ -232,6 +231,7 @@ impl<P: Policy> Core<P> {
     fn get_slow(
         &self,
         state: MutexGuard<'_, State<P>>,
+        credit: &Credit,
         deadline: Option<Instant>,
         block: bool,
     ) -> Result<P::Item, GetError> {
@@ -243,7 +243,7 @@ impl<P: Policy> Core<P> {
             // Items first, then shutdown, then emptiness, as CPython: a
             // shut-down queue still hands out what it holds.
             if let Some(item) = Self::pop_passing_on(&mut state, &mut pass_on) {
-                self.get_done(state);
+                self.get_done(state, credit);
                 return Ok(item);
             }
             if self.hot.shutdown.load(Ordering::Relaxed) {
@@ -265,7 +265,7 @@ impl<P: Policy> Core<P> {
             state = self.hot.state.lock();
             if result == WaitResult::TimedOut {
                 if let Some(item) = Self::pop_passing_on(&mut state, &mut pass_on) {
-                    self.get_done(state);
+                    self.get_done(state, credit);
                     return Ok(item);
                 }
                 return Err(if self.hot.shutdown.load(Ordering::Relaxed) {
@@ -296,17 +296,15 @@ impl<P: Policy> Core<P> {
         self.hot.shutdown.store(true, Ordering::Release);
         let discarded = if immediate {
             let items = state.items.take_all();
-            // Discarded items count as taken (and, below, as done).
-            let taken = self.taken_total.load(Ordering::Relaxed) + items.len();
-            self.taken_total.store(taken, Ordering::Release);
+            self.tasks.discard(items.len(), &mut state.early);
             self.hot.len_hint.store(0, Ordering::Relaxed);
             Some(items)
         } else {
             None
         };
         drop(state);
-        if let Some(items) = &discarded {
-            self.tasks.discard(items.len(), &self.hot.put_total);
+        if discarded.is_some() {
+            self.tasks.wake_joiners_if_done(&self.hot.put_total);
         }
         // Wake everyone before running any item's `Drop` (which may panic).
         self.not_empty.notify_all();
@@ -329,9 +327,21 @@ impl<P: Policy> Core<P> {
     }
 }
 
-impl<P> TaskSink for Core<P> {
+impl<P: Stored> TakeSide for Core<P> {
+    fn put_total(&self) -> &AtomicUsize {
+        &self.hot.put_total
+    }
+
+    fn with_takes<R>(&self, f: impl FnOnce(&mut usize, usize) -> R) -> R {
+        let mut state = self.hot.state.lock();
+        let queued = state.items.len();
+        f(&mut state.early, queued)
+    }
+}
+
+impl<P: Stored> TaskSink for Core<P> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.tasks.task_done(&self.taken_total, &self.hot.put_total)
+        self.tasks.task_done(self)
     }
 }
 

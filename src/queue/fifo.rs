@@ -50,7 +50,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::time::Instant;
 
-use super::tasks::{TaskCount, TaskSink, bump};
+use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spin::spin_until;
@@ -114,8 +114,14 @@ struct TailSide<T> {
     put_total: AtomicUsize,
 }
 
+struct Head<T> {
+    at: Cursor<T>,
+    /// Tasks of queued items already marked done (see `tasks.rs`).
+    early: usize,
+}
+
 struct HeadSide<T> {
-    lock: Mutex<Cursor<T>>,
+    lock: Mutex<Head<T>>,
     /// Items ever taken (gotten or discarded), written only under `lock`.
     taken_total: AtomicUsize,
 }
@@ -153,7 +159,7 @@ impl<T> FifoCore<T> {
                 put_total: AtomicUsize::new(0),
             }),
             head: CachePadded::new(HeadSide {
-                lock: Mutex::new(Cursor { block: first, index: 0 }),
+                lock: Mutex::new(Head { at: Cursor { block: first, index: 0 }, early: 0 }),
                 taken_total: AtomicUsize::new(0),
             }),
             shutdown: AtomicBool::new(false),
@@ -324,16 +330,19 @@ impl<T> FifoCore<T> {
     /// `get_slow`.
     #[inline]
     pub(crate) fn get(&self, deadline: Option<Instant>, block: bool) -> Result<T, GetError> {
-        match self.take_ready(self.head.lock.lock()) {
+        // Looked up before locking, to keep the critical section short.
+        let credit = self.tasks.credit();
+        match self.take_ready(self.head.lock.lock(), credit) {
             Ok(item) => Ok(item),
-            Err(head) => self.get_slow(head, deadline, block),
+            Err(head) => self.get_slow(head, credit, deadline, block),
         }
     }
 
     #[cold]
     fn get_slow<'a>(
         &'a self,
-        mut head: MutexGuard<'a, Cursor<T>>,
+        mut head: MutexGuard<'a, Head<T>>,
+        credit: &Credit,
         deadline: Option<Instant>,
         block: bool,
     ) -> Result<T, GetError> {
@@ -342,7 +351,7 @@ impl<T> FifoCore<T> {
             // Read the flag before the slot: a shutdown seen here was set
             // after every put it follows had published its item.
             let shut = self.shutdown.load(Ordering::Acquire);
-            head = match self.take_ready(head) {
+            head = match self.take_ready(head, credit) {
                 Ok(item) => return Ok(item),
                 Err(head) => head,
             };
@@ -357,11 +366,11 @@ impl<T> FifoCore<T> {
                 // As in `put`: other consumers would wait for this same
                 // slot anyway. (Never spins under loom.)
                 spun = true;
-                spin_until(|| Self::head_ready(&head, Ordering::Relaxed));
+                spin_until(|| Self::head_ready(&head.at, Ordering::Relaxed));
                 continue;
             }
             let waiter = self.not_empty.enqueue();
-            if !cfg!(feature = "_broken_fifo_recheck") && self.ready_or_shut_for_puts(&head) {
+            if !cfg!(feature = "_broken_fifo_recheck") && self.ready_or_shut_for_puts(&head.at) {
                 // If a notify chose us in the meantime, we take the item
                 // it announced.
                 let _ = waiter.cancel();
@@ -372,7 +381,7 @@ impl<T> FifoCore<T> {
             head = self.head.lock.lock();
             if result == WaitResult::TimedOut {
                 let shut = self.shutdown.load(Ordering::Acquire);
-                return match self.take_ready(head) {
+                return match self.take_ready(head, credit) {
                     Ok(item) => Ok(item),
                     Err(_) if shut => Err(GetError::ShutDown),
                     Err(_) => Err(GetError::Empty),
@@ -381,18 +390,21 @@ impl<T> FifoCore<T> {
         }
     }
 
-    /// Takes the item at `head` if its slot is ready, then unlocks and wakes
-    /// a putter; gives the guard back if the slot is not ready.
+    /// Takes the item at `head` if its slot is ready (as `credit`'s task),
+    /// then unlocks and wakes a putter; gives the guard back if the slot is
+    /// not ready.
     #[inline]
     fn take_ready<'a>(
         &'a self,
-        mut head: MutexGuard<'a, Cursor<T>>,
-    ) -> Result<T, MutexGuard<'a, Cursor<T>>> {
-        if !Self::head_ready(&head, Ordering::Acquire) {
+        mut head: MutexGuard<'a, Head<T>>,
+        credit: &Credit,
+    ) -> Result<T, MutexGuard<'a, Head<T>>> {
+        if !Self::head_ready(&head.at, Ordering::Acquire) {
             return Err(head);
         }
         // SAFETY: `head` is held and its slot is ready (Acquire).
-        let item = unsafe { self.take(&mut head) };
+        let item = unsafe { self.take(&mut head.at) };
+        self.tasks.taken(&mut head.early, credit);
         drop(head);
         self.after_take();
         Ok(item)
@@ -469,12 +481,15 @@ impl<T> FifoCore<T> {
             for _ in 0..n {
                 // SAFETY: both locks are held and `n` slots are ready (their
                 // puts finished under `tail` before we took it).
-                discarded.push(unsafe { self.take(head) });
+                discarded.push(unsafe { self.take(&mut head.at) });
             }
+            self.tasks.discard(n, &mut head.early);
         }
         drop(tail);
         drop(head);
-        self.tasks.discard(discarded.len(), &self.tail.put_total);
+        if immediate {
+            self.tasks.wake_joiners_if_done(&self.tail.put_total);
+        }
         // Wake everyone before running any item's `Drop` (which may panic).
         // Waiters of both kinds re-check the flag under `tail` after
         // registering, so this sees every one that missed it.
@@ -521,9 +536,23 @@ impl<T> FifoCore<T> {
     }
 }
 
+impl<T> TakeSide for FifoCore<T> {
+    fn put_total(&self) -> &AtomicUsize {
+        &self.tail.put_total
+    }
+
+    fn with_takes<R>(&self, f: impl FnOnce(&mut usize, usize) -> R) -> R {
+        let mut head = self.head.lock.lock();
+        // `taken_total` only changes under `head`; `put_total` is read
+        // exactly, not as the stale lower bound a load may give.
+        let queued = latest(&self.tail.put_total) - self.head.taken_total.load(Ordering::Relaxed);
+        f(&mut head.early, queued)
+    }
+}
+
 impl<T> TaskSink for FifoCore<T> {
     fn task_done(&self) -> Result<(), TaskDoneError> {
-        self.tasks.task_done(&self.head.taken_total, &self.tail.put_total)
+        self.tasks.task_done(self)
     }
 }
 
@@ -531,7 +560,7 @@ impl<T> Drop for FifoCore<T> {
     fn drop(&mut self) {
         let n = self.len();
         let head = self.head.lock.get_mut();
-        let mut at = Cursor { block: head.block, index: head.index };
+        let mut at = Cursor { block: head.at.block, index: head.at.index };
         let mut items = Vec::with_capacity(n);
         for _ in 0..n {
             // SAFETY: `&mut self`: no other thread uses the queue, and `n`

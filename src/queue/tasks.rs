@@ -1,33 +1,61 @@
-//! Task accounting shared by both queue cores: Python's
-//! `unfinished_tasks`, kept as monotonic counters so that neither `put`,
-//! `get` nor `task_done` needs a lock round trip or touches the other
-//! side's cache lines.
+//! Task accounting shared by both queue cores: Python's `unfinished_tasks`,
+//! kept so that the usual `task_done` (by the thread that got the item)
+//! touches only that thread's own cache line, and neither `put` nor `get`
+//! pays a read-modify-write for it.
 //!
-//! - `put_total` (owned by the core, next to the lock puts hold) counts
-//!   items ever put, `taken_total` (next to the lock gets hold) items ever
-//!   taken. Each is written only under its lock, by a plain load and store.
-//! - `done_total` (here, on its own cache line) counts tasks marked done.
-//!   Every increment is checked to stay at or below `put_total`, so
-//!   `unfinished = put - done` never underflows.
+//! # The counts
 //!
-//! `task_done` checks against `taken_total` first: the consumer that calls
-//! it has just taken an item, so that line is in its cache, and almost
-//! every call passes there. Only a `task_done` for an item not yet taken
-//! (allowed, as in Python) falls back to `put_total`, read with a
-//! read-modify-write, which always sees the latest value.
+//! - `put_total` (owned by the core, written under the lock puts hold)
+//!   counts items ever put.
+//! - Each thread has a [`Credit`]: `taken`, the items it got, and `done`,
+//!   how many of those have been marked done. A get raises its thread's
+//!   `taken` under the lock gets hold; `task_done` raises `done` by a
+//!   compare-exchange that keeps `done <= taken`. So a `task_done` for an
+//!   item the caller got succeeds without touching any shared line, and
+//!   four consumers no longer fight over one counter.
+//! - A `task_done` whose thread has no credit left (the item was got by
+//!   another thread, or not yet got) takes one from any thread's credit,
+//!   the same way. If there is none, it takes the gets' lock, which freezes
+//!   every `taken`, looks again, and otherwise marks a queued item's task
+//!   done in advance: `early`, a count kept under that lock. The next get
+//!   then consumes one early mark instead of granting a credit.
+//!   `done_elsewhere` counts those marks (and discarded items).
 //!
-//! Joiners: a `task_done` looks for joiners with one load of a line only
-//! joiners write, and computes the exact count only if one is waiting.
-//! That load and the joiner's registration are `SeqCst`, as are the
-//! `done_total` update and the joiner's read of it, so either the joiner
-//! sees the count at zero or the last `task_done` sees the joiner (store
-//! buffering is impossible between `SeqCst` accesses; under loom the
-//! facade's `loom_sc_fence` provides the fences loom needs to see that).
+//! Invariant (every step below keeps it): with `C` the credits left,
+//! `D = done_elsewhere + Σ done` the tasks done, `taken` the items ever
+//! taken and `queued = put_total - taken`:
+//!
+//! ```text
+//! D + C == taken + early,    early <= queued,    so D <= put_total.
+//! ```
+//!
+//! A grant adds one to `taken` and `C`, a consumed early mark one to
+//! `taken` and takes one from `early`; using a credit moves one from `C` to
+//! `D`; an early mark needs `early < queued`. `task_done` fails exactly
+//! when, under the gets' lock, no credit is left and every queued item is
+//! already marked: then `D == put_total`, as Python's `ValueError` needs.
+//!
+//! Early marks exist only while no credit is left: one is made only when
+//! none is found under the lock, and gets consume them before granting.
+//! `shutdown_immediate` discards the `queued` items and, as CPython, counts
+//! each done while that keeps `D <= put_total`: `queued - early` go to
+//! `done_elsewhere` and `early` becomes 0.
+//!
+//! # Joiners
+//!
+//! A `task_done` looks for joiners with one load of a line only joiners
+//! write, and sums the counts only if one is waiting. That load, the
+//! joiner's registration, every update of a done count and every load of
+//! one for the sum are `SeqCst`, so either a joiner's sum sees the last
+//! `task_done` or that `task_done` sees the joiner. (Under loom, the
+//! facade's `loom_sc_fence` adds the fences loom needs to see that.)
 
+use std::mem;
 use std::time::Instant;
 
 use crate::error::TaskDoneError;
 use crate::internal::deadline;
+use crate::internal::per_thread::PerThread;
 use crate::internal::waiters::{WaitQueue, WaitResult};
 use crate::loom::CachePadded;
 use crate::loom::loom_sc_fence;
@@ -38,8 +66,20 @@ pub(crate) trait TaskSink {
     fn task_done(&self) -> Result<(), TaskDoneError>;
 }
 
-/// Adds one to a counter written only under one lock (`put_total`,
-/// `taken_total`), with a plain load and store: no read-modify-write.
+/// What a queue core gives its [`TaskCount`]: the put count, and the lock
+/// gets hold.
+pub(crate) trait TakeSide {
+    /// Items ever put.
+    fn put_total(&self) -> &AtomicUsize;
+
+    /// Runs `f` under the lock gets hold, with the count of early marks
+    /// kept under it and the number of queued items.
+    fn with_takes<R>(&self, f: impl FnOnce(&mut usize, usize) -> R) -> R;
+}
+
+/// Adds one to a counter written only under one lock (`put_total`, the
+/// FIFO's `taken_total`, a credit's `taken`), with a plain load and store:
+/// no read-modify-write.
 #[inline]
 pub(crate) fn bump(counter: &AtomicUsize, order: Ordering) {
     counter.store(counter.load(Ordering::Relaxed) + 1, order);
@@ -47,83 +87,171 @@ pub(crate) fn bump(counter: &AtomicUsize, order: Ordering) {
 
 /// The latest value of `put_total` (a read-modify-write reads the last
 /// value in its modification order).
-fn latest(put_total: &AtomicUsize) -> usize {
+pub(crate) fn latest(put_total: &AtomicUsize) -> usize {
     put_total.fetch_add(0, Ordering::AcqRel)
 }
 
-pub(crate) struct TaskCount {
-    done_total: CachePadded<AtomicUsize>,
-    all_done: WaitQueue,
+/// One thread's tasks: items it got, and how many of them are done.
+#[derive(Default)]
+pub(crate) struct Credit {
+    /// Written only under the lock gets hold.
+    taken: AtomicUsize,
+    /// At most `taken`; raised only by compare-exchange, by anyone.
+    done: AtomicUsize,
 }
 
-impl TaskCount {
-    pub(crate) fn new() -> Self {
-        TaskCount { done_total: CachePadded::new(AtomicUsize::new(0)), all_done: WaitQueue::new() }
-    }
-
-    /// Marks one task done; fails, changing nothing, if every item put is
-    /// already done.
-    pub(crate) fn task_done(
-        &self,
-        taken_total: &AtomicUsize,
-        put_total: &AtomicUsize,
-    ) -> Result<(), TaskDoneError> {
-        let mut done = self.done_total.load(Ordering::Relaxed);
-        // A lower bound on the items put: checking against it is enough
-        // when the caller took the item it marks done.
-        let mut bound = taken_total.load(Ordering::Acquire);
-        loop {
-            if done >= bound {
-                bound = latest(put_total);
-                if done >= bound {
-                    return Err(TaskDoneError);
-                }
-            }
-            match self.done_total.compare_exchange_weak(
+impl Credit {
+    /// Uses one credit if there is one left.
+    #[inline]
+    fn use_one(&self) -> bool {
+        let mut done = self.done.load(Ordering::Relaxed);
+        while done < self.taken.load(Ordering::Acquire) {
+            match self.done.compare_exchange_weak(
                 done,
                 done + 1,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    self.wake_joiners_if_done(put_total);
-                    return Ok(());
-                }
+                Ok(_) => return true,
                 Err(now) => done = now,
             }
         }
+        false
+    }
+}
+
+pub(crate) struct TaskCount {
+    credits: PerThread<CachePadded<Credit>>,
+    /// The credit of gets whose thread could not be given its own (a get
+    /// run from a thread-local destructor late in a thread's exit).
+    spare: CachePadded<Credit>,
+    /// Tasks done that no credit counts: early marks and discarded items.
+    done_elsewhere: CachePadded<AtomicUsize>,
+    all_done: WaitQueue,
+}
+
+impl TaskCount {
+    pub(crate) fn new() -> Self {
+        TaskCount {
+            credits: PerThread::new(),
+            spare: CachePadded::new(Credit::default()),
+            done_elsewhere: CachePadded::new(AtomicUsize::new(0)),
+            all_done: WaitQueue::new(),
+        }
     }
 
-    /// Counts `n` discarded items done (`shutdown_immediate`), never past
-    /// the items put: some may have been marked done before being gotten.
-    pub(crate) fn discard(&self, n: usize, put_total: &AtomicUsize) {
-        if n == 0 {
-            return;
+    /// The calling thread's credit, for a get to pass to [`Self::taken`]:
+    /// looked up before the get takes its lock.
+    #[inline]
+    pub(crate) fn credit(&self) -> &Credit {
+        match self.credits.get_or_default() {
+            Some(credit) => credit,
+            None => &self.spare,
         }
-        let put = latest(put_total);
-        let _ = self.done_total.fetch_update(Ordering::SeqCst, Ordering::Acquire, |done| {
-            Some(done.saturating_add(n).min(put))
-        });
-        self.wake_joiners_if_done(put_total);
+    }
+
+    /// Counts an item a get just took: consumes an early mark if there is
+    /// one, else grants `credit` one task. Called under the gets' lock.
+    #[inline]
+    pub(crate) fn taken(&self, early: &mut usize, credit: &Credit) {
+        if *early == 0 || cfg!(feature = "_broken_task_grant_ignores_early") {
+            bump(&credit.taken, Ordering::Release);
+        } else {
+            *early -= 1;
+        }
+    }
+
+    /// Marks one task done; fails, changing nothing, if every item put is
+    /// already done.
+    #[inline]
+    pub(crate) fn task_done(&self, side: &impl TakeSide) -> Result<(), TaskDoneError> {
+        if let Some(credit) = self.credits.get() {
+            if credit.use_one() {
+                self.wake_joiners_if_done(side.put_total());
+                return Ok(());
+            }
+        }
+        self.task_done_slow(side)
+    }
+
+    #[cold]
+    fn task_done_slow(&self, side: &impl TakeSide) -> Result<(), TaskDoneError> {
+        let done = self.use_any_credit()
+            || side.with_takes(|early, queued| {
+                // Credits are granted only under this lock: one not found
+                // now cannot appear before it is released.
+                if !cfg!(feature = "_broken_task_done_no_rescan") && self.use_any_credit() {
+                    return true;
+                }
+                if *early < queued {
+                    *early += 1;
+                    self.done_elsewhere.fetch_add(1, Ordering::SeqCst);
+                    return true;
+                }
+                false
+            });
+        if !done {
+            return Err(TaskDoneError);
+        }
+        self.wake_joiners_if_done(side.put_total());
+        Ok(())
+    }
+
+    /// Uses one credit of any thread (or the spare), if there is one.
+    fn use_any_credit(&self) -> bool {
+        self.credits.iter().any(|credit| credit.use_one()) || self.spare.use_one()
+    }
+
+    /// Counts `n` discarded items done (`shutdown_immediate`), as CPython:
+    /// each one while that keeps the count within the items put. `n` is
+    /// every queued item; called under the gets' lock, with its early
+    /// marks. The caller then calls [`Self::wake_joiners_if_done`], after
+    /// unlocking.
+    ///
+    /// Early marks exist only while no credit is left (one is made only
+    /// when none is found under the lock, and gets consume them before
+    /// granting any), so here `put_total - D == n - early` if `early > 0`:
+    /// counting `n - early` done reaches either `D + n` or `put_total`,
+    /// whichever is smaller.
+    pub(crate) fn discard(&self, n: usize, early: &mut usize) {
+        let early = mem::take(early);
+        debug_assert!(early <= n, "{early} early marks for {n} queued items");
+        if n > early {
+            self.done_elsewhere.fetch_add(n - early, Ordering::SeqCst);
+        }
+    }
+
+    /// Tasks done: a lower bound of the count at the end of the call.
+    fn done(&self, order: Ordering) -> usize {
+        let credits: usize = self.credits.iter().map(|c| c.done.load(order)).sum();
+        self.done_elsewhere.load(order) + self.spare.done.load(order) + credits
     }
 
     /// A snapshot of the unfinished count.
     pub(crate) fn unfinished(&self, put_total: &AtomicUsize) -> usize {
-        let done = self.done_total.load(Ordering::Acquire);
+        let done = self.done(Ordering::Acquire);
         put_total.load(Ordering::Acquire).saturating_sub(done)
     }
 
     /// The unfinished count, never understated: `put_total` is the latest
-    /// value and `done_total` may only lag behind.
+    /// value, read after the done counts, which may only lag behind.
     fn unfinished_at_least(&self, put_total: &AtomicUsize) -> usize {
-        let done = self.done_total.load(Ordering::SeqCst);
+        let done = self.done(Ordering::SeqCst);
         latest(put_total) - done
     }
 
-    /// After `done_total` grew: wakes the joiners if the count is zero.
-    fn wake_joiners_if_done(&self, put_total: &AtomicUsize) {
+    /// After a done count grew: wakes the joiners if the count is zero.
+    #[inline]
+    pub(crate) fn wake_joiners_if_done(&self, put_total: &AtomicUsize) {
         loom_sc_fence();
-        if self.all_done.has_waiters_sc() && self.unfinished_at_least(put_total) == 0 {
+        if self.all_done.has_waiters_sc() {
+            self.wake_joiners_slow(put_total);
+        }
+    }
+
+    #[cold]
+    fn wake_joiners_slow(&self, put_total: &AtomicUsize) {
+        if self.unfinished_at_least(put_total) == 0 {
             self.all_done.notify_all();
         }
     }
