@@ -250,6 +250,30 @@ fn lifo_task_done_races_get() {
 
 // --- shutdown -------------------------------------------------------------------
 
+/// The getter marks its own task done (by plain stores, on Linux) while
+/// another thread marks one too, taking the getter's credit (revoking its
+/// bias) or marking the item early: one item, one success, whichever
+/// comes first.
+#[test]
+fn own_task_done_races_another_threads() {
+    model(|| {
+        let q = Arc::new(threadkit::LifoQueue::new());
+        q.put(1).unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.get().unwrap();
+                q.task_done().is_ok()
+            })
+        };
+        let other = q.task_done().is_ok();
+        let own = getter.join().unwrap();
+        assert!(own != other, "getter's task_done {own}, other thread's {other}");
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(q.task_done().is_err());
+    });
+}
+
 /// `shutdown_immediate` racing a `task_done` for a queued item: the item
 /// is counted done once, by whichever comes first, never twice; `join`
 /// returns.

@@ -16,7 +16,8 @@
 //! - `RawLock`, the raw mutual-exclusion lock under `Lock` and `RLock`;
 //! - `Parker` / `Unparker`, the per-waiter token `WaitQueue` parks on;
 //! - `Backoff`, `CachePadded`, `thread_local!`, `yield_now`, `now()`;
-//! - `fresh_id()`, the process-wide counter behind thread ids and lock keys.
+//! - `fresh_id()`, the process-wide counter behind thread ids and lock keys;
+//! - `light_fence` / `heavy_fence`, asymmetric fence pairs (`membarrier`).
 //!
 //! Gated on `cfg(loom)` alone (never `all(test, loom)`), so that a downstream
 //! crate that model-checks its own code gets threadkit on loom's types too.
@@ -106,6 +107,97 @@ mod std_impl {
     /// (store buffering is impossible between `SeqCst` accesses).
     #[inline(always)]
     pub(crate) fn loom_sc_fence() {}
+
+    /// The cheap half of an asymmetric fence pair: only a compiler fence.
+    /// A `light_fence` between a store and a load on a hot path, and a
+    /// [`heavy_fence`] between a store and a load on a rare one, order the
+    /// two threads as two `SeqCst` fences would: no store buffering. Only
+    /// valid where [`asymmetric_fences`] is true.
+    #[inline(always)]
+    pub(crate) fn light_fence() {
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The expensive half: makes every running thread of the process
+    /// execute a full memory barrier before it returns (Linux
+    /// `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`), so any
+    /// `light_fence` that it does not precede, it follows. Costs a system
+    /// call and an interrupt per CPU running one of our threads.
+    ///
+    /// # Panics
+    /// If called where [`asymmetric_fences`] is false.
+    pub(crate) fn heavy_fence() {
+        membarrier::heavy_fence();
+    }
+
+    /// Whether [`light_fence`] / [`heavy_fence`] pairs work here: Linux
+    /// with `membarrier` (4.14 or later, not disabled by a sandbox), not
+    /// under Miri. The first call registers the process for it.
+    #[inline]
+    pub(crate) fn asymmetric_fences() -> bool {
+        membarrier::available()
+    }
+
+    #[cfg(all(target_os = "linux", not(miri)))]
+    mod membarrier {
+        use std::sync::atomic::{AtomicU8, Ordering};
+
+        // From <linux/membarrier.h>.
+        const CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+        const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+        const UNKNOWN: u8 = 0;
+        const AVAILABLE: u8 = 1;
+        const UNAVAILABLE: u8 = 2;
+        static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+        fn membarrier(cmd: libc::c_int) -> bool {
+            // SAFETY: `membarrier(cmd, flags, cpu_id)` takes three integers
+            // and touches no memory of ours; a command the kernel does not
+            // know, or forbids, fails with an error code, which we return.
+            unsafe {
+                libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_uint, 0 as libc::c_int) == 0
+            }
+        }
+
+        #[inline]
+        pub(super) fn available() -> bool {
+            match STATE.load(Ordering::Acquire) {
+                AVAILABLE => true,
+                UNAVAILABLE => false,
+                _ => register(),
+            }
+        }
+
+        /// Registration is per process and idempotent: racing callers all
+        /// get the same answer. Published with Release, so a thread that
+        /// reads `AVAILABLE` may rely on the registration being done.
+        #[cold]
+        fn register() -> bool {
+            let ok = membarrier(CMD_REGISTER_PRIVATE_EXPEDITED);
+            STATE.store(if ok { AVAILABLE } else { UNAVAILABLE }, Ordering::Release);
+            ok
+        }
+
+        pub(super) fn heavy_fence() {
+            assert!(
+                available() && membarrier(CMD_PRIVATE_EXPEDITED),
+                "threadkit: membarrier failed after registration succeeded"
+            );
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", not(miri))))]
+    mod membarrier {
+        #[inline]
+        pub(super) fn available() -> bool {
+            false
+        }
+
+        pub(super) fn heavy_fence() {
+            panic!("threadkit: heavy_fence called without asymmetric fences");
+        }
+    }
 
     /// The current time. A function so that loom builds can pin it.
     #[inline]
@@ -294,6 +386,23 @@ mod loom_impl {
     /// so with the fence loom explores exactly what the real build allows.
     pub(crate) fn loom_sc_fence() {
         loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Under loom, both halves of an asymmetric fence pair are `SeqCst`
+    /// fences: loom cannot model `membarrier`, but checks the algorithm
+    /// that relies on the pair ordering like two such fences.
+    pub(crate) fn light_fence() {
+        loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// See [`light_fence`].
+    pub(crate) fn heavy_fence() {
+        loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Always, under loom, so that models explore the paths built on them.
+    pub(crate) fn asymmetric_fences() -> bool {
+        true
     }
 
     /// loom has no clock: time stands still at a fixed base instant for the
