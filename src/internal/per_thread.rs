@@ -8,7 +8,23 @@
 //! therefore treat a value as "usually this thread's", never as owned: the
 //! task credits only ever change under a lock or by read-modify-write, so
 //! sharing a value costs speed, never correctness.
+//!
+//! # Seeing new values
+//!
+//! The `thread_local` crate publishes a new value with release stores and
+//! finds values with acquire loads, which alone do not stop an iterating
+//! thread from missing a value created by a thread it has not synchronized
+//! with. So a thread that creates its value runs a `SeqCst` fence right
+//! after, and [`PerThread::iter`] asks its callers to run one before: then,
+//! in the `SeqCst` order, either the creator's fence comes first and the
+//! iteration sees the value, or the iterator's fence comes first and every
+//! `SeqCst` operation of the creator after its creation comes after that
+//! fence too. That is what lets the queues' joiners sum the credits: a
+//! credit the sum missed belongs to a thread whose later `SeqCst` look for
+//! joiners sees the joiner.
 
+#[cfg(not(loom))]
+use crate::loom::sync::atomic::{Ordering, fence};
 #[cfg(not(loom))]
 use std::panic::{self, AssertUnwindSafe};
 
@@ -48,10 +64,14 @@ impl<T: Send + Sync + Default> PerThread<T> {
             self.0.get_or_default();
         }))
         .ok()?;
+        // See "Seeing new values" in the module docs.
+        fence(Ordering::SeqCst);
         self.0.get()
     }
 
-    /// Every value, of live threads and of exited ones.
+    /// Every value, of live threads and of exited ones. A value created
+    /// before a `SeqCst` fence that the caller ran before calling this is
+    /// always among them (module docs).
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.0.iter()
     }

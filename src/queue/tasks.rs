@@ -83,7 +83,7 @@ use crate::internal::deadline;
 use crate::internal::per_thread::PerThread;
 use crate::internal::waiters::{WaitQueue, WaitResult};
 use crate::loom::CachePadded;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use crate::loom::thread::yield_now;
 use crate::loom::{asymmetric_fences, heavy_fence, light_fence, loom_sc_fence};
 
@@ -356,7 +356,15 @@ impl TaskCount {
 
     /// The unfinished count, never understated: `put_total` is the latest
     /// value, read after the done counts, which may only lag behind.
+    ///
+    /// The fence first makes the sum find every credit whose thread may
+    /// have missed our look for joiners, or our joiner registration (see
+    /// `PerThread`'s "Seeing new values"): without it, a credit created by
+    /// a thread we never synchronized with may be skipped although its
+    /// `done` is current. (Miri found that lost wakeup: a `join` asleep
+    /// with every task done.)
     fn unfinished_at_least(&self, put_total: &AtomicUsize) -> usize {
+        fence(Ordering::SeqCst);
         let done = self.done(Ordering::SeqCst);
         latest(put_total) - done
     }
