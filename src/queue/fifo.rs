@@ -15,6 +15,17 @@
 //! capacity is only a count (`put_total - taken_total`): nothing is
 //! allocated up front, and `bounded(usize::MAX)` costs what `new()` costs.
 //!
+//! # Recycling blocks
+//!
+//! A consumer that empties a block does not free it: it resets the slots'
+//! flags and keeps the block as the queue's one `spare`, which the next
+//! producer to fill a block takes instead of allocating. Without it every
+//! 32 items cost a `malloc` on one thread and a `free` of that memory on
+//! another, and glibc serializes those on the producer's arena lock: a
+//! 1P1C bounded queue made ~14 thousand futex calls per million items,
+//! about half of them from the allocator, and ran at half
+//! crossbeam-channel's speed.
+//!
 //! # Why it is sound
 //!
 //! - A consumer reads a slot only after seeing its `ready` flag (Acquire),
@@ -136,6 +147,9 @@ pub(crate) struct FifoCore<T> {
     tasks: TaskCount,
     not_empty: WaitQueue,
     not_full: WaitQueue,
+    /// A block the consumers finished with, emptied, for the producers'
+    /// next block (null: none). See "Recycling blocks" in the module docs.
+    spare: CachePadded<AtomicPtr<Block<T>>>,
     /// The queue owns `T`s (behind raw pointers) and drops them.
     _owns: PhantomData<T>,
 }
@@ -167,6 +181,7 @@ impl<T> FifoCore<T> {
             tasks: TaskCount::new(),
             not_empty: WaitQueue::new(),
             not_full: WaitQueue::new(),
+            spare: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
             _owns: PhantomData,
         }
     }
@@ -299,7 +314,7 @@ impl<T> FifoCore<T> {
         let at = &mut tail.at;
         // Link the next block before publishing the last slot of this one;
         // allocating first also means nothing below can fail.
-        let next = if at.index + 1 == BLOCK_CAP { Block::alloc() } else { ptr::null_mut() };
+        let next = if at.index + 1 == BLOCK_CAP { self.next_block() } else { ptr::null_mut() };
         // SAFETY: `at.block` is the live tail block (blocks are freed only
         // after their last slot is taken, and this slot is not yet ready),
         // and `tail` is held: no other thread touches this slot until its
@@ -434,6 +449,40 @@ impl<T> FifoCore<T> {
         }
     }
 
+    /// A fresh block for the producer: the spare one if the consumers left
+    /// one, else a new allocation. Called under `tail`.
+    #[inline]
+    fn next_block(&self) -> *mut Block<T> {
+        // Acquire: pairs with `recycle`'s Release, so the emptied flags and
+        // the consumer's reads of the old values happen before our writes.
+        let spare = self.spare.swap(ptr::null_mut(), Ordering::Acquire);
+        if spare.is_null() { Block::alloc() } else { spare }
+    }
+
+    /// Empties a block the consumers are done with and keeps it as the
+    /// spare, freeing the spare it replaces.
+    ///
+    /// # Safety
+    /// Every slot of `block` has been taken and no cursor points into it:
+    /// the caller owns it.
+    unsafe fn recycle(&self, block: *mut Block<T>) {
+        // SAFETY: the caller owns `block`; its values were all moved out, so
+        // resetting the flags leaves nothing to drop.
+        let emptied = unsafe { &*block };
+        for slot in &emptied.slots {
+            if !cfg!(feature = "_broken_fifo_recycle_keeps_flags") {
+                slot.ready.store(false, Ordering::Relaxed);
+            }
+        }
+        emptied.next.store(ptr::null_mut(), Ordering::Relaxed);
+        let old = self.spare.swap(block, Ordering::Release);
+        if !old.is_null() {
+            // SAFETY: a spare block is owned by the `spare` pointer alone,
+            // and the swap took it out: no one else can reach it.
+            drop(unsafe { Box::from_raw(old) });
+        }
+    }
+
     /// Takes the item at `head`.
     ///
     /// # Safety
@@ -454,7 +503,7 @@ impl<T> FifoCore<T> {
             debug_assert!(!next.is_null(), "a full block is always linked");
             // SAFETY: every slot of `block` has been taken, the producer has
             // moved on to `next`, and `head` was the last cursor on it.
-            drop(unsafe { Box::from_raw(block) });
+            unsafe { self.recycle(block) };
             head.block = next;
             head.index = 0;
         } else {
@@ -570,6 +619,11 @@ impl<T> Drop for FifoCore<T> {
         // SAFETY: every item is taken; the one block left is the tail block,
         // owned by the queue and referenced by no one else.
         drop(unsafe { Box::from_raw(at.block) });
+        let spare = self.spare.swap(ptr::null_mut(), Ordering::Relaxed);
+        if !spare.is_null() {
+            // SAFETY: the spare block is owned by the queue alone (`recycle`).
+            drop(unsafe { Box::from_raw(spare) });
+        }
         // Dropped last: if an item's `Drop` panics, the `Vec` still drops
         // the rest, and the blocks are already freed.
         drop(items);
