@@ -1,5 +1,5 @@
 //! The ordering policies the single-lock core is generic over: which item a
-//! get returns. LIFO is a `Vec`, priority a binary heap (`priority.rs`);
+//! get returns. LIFO is a `Vec`, priority a 4-ary heap (`priority.rs`);
 //! FIFO has its own two-lock core (`fifo.rs`).
 
 /// What every container answers without knowing how to order its items
