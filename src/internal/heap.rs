@@ -147,8 +147,26 @@ impl<T> StableHeap<T> {
 }
 
 impl<T: Ord> StableHeap<T> {
-    /// Whether the entry at `a` comes out before the one at `b`. One user
-    /// comparison, which may panic.
+    /// Whether item `a` comes out before item `b`: one user comparison,
+    /// which may panic, and on a tie the push order. `seqs` gives `a`'s and
+    /// `b`'s sequence numbers and is called only on a tie, so that walks
+    /// touch the items alone.
+    ///
+    /// Written as `if`, not `match`: the `match` compiled to branches on
+    /// the outcome, which the pop then waited on (twice the time per
+    /// push+pop when draining a heap).
+    #[inline(always)]
+    fn precedes(a: &T, b: &T, seqs: impl FnOnce() -> (u64, u64)) -> bool {
+        let order = a.cmp(b);
+        if order == Ordering::Equal {
+            let (a_seq, b_seq) = seqs();
+            put_earlier(a_seq, b_seq)
+        } else {
+            order == Ordering::Less
+        }
+    }
+
+    /// `precedes` for the entries at `a` and `b`.
     ///
     /// # Safety
     /// `a` and `b` hold entries of the heap (below its length).
@@ -156,17 +174,7 @@ impl<T: Ord> StableHeap<T> {
     unsafe fn before(items: *const T, seqs: *const u64, a: usize, b: usize) -> bool {
         // SAFETY: the caller's contract; only shared references are made,
         // and nothing is written while the user's `Ord` runs.
-        // Written as `if`, not `match`: the `match` compiled to branches on
-        // the outcome, which the pop then waited on (twice the time per
-        // push+pop when draining a heap).
-        unsafe {
-            let order = (*items.add(a)).cmp(&*items.add(b));
-            if order == Ordering::Equal {
-                put_earlier(*seqs.add(a), *seqs.add(b))
-            } else {
-                order == Ordering::Less
-            }
-        }
+        unsafe { Self::precedes(&*items.add(a), &*items.add(b), || (*seqs.add(a), *seqs.add(b))) }
     }
 
     /// Adds `item`. If a comparison panics, the heap is as it was and
@@ -186,13 +194,7 @@ impl<T: Ord> StableHeap<T> {
             let up = parent(top);
             // SAFETY: `up < leaf` holds an entry; the new item is not in the
             // heap yet, so `&item` aliases nothing.
-            let rises = unsafe {
-                match item.cmp(&*items.add(up)) {
-                    Ordering::Less => true,
-                    Ordering::Greater => false,
-                    Ordering::Equal => put_earlier(seq, *seqs.add(up)),
-                }
-            };
+            let rises = unsafe { Self::precedes(&item, &*items.add(up), || (seq, *seqs.add(up))) };
             if !rises {
                 break;
             }
