@@ -1,80 +1,109 @@
 //! A stable 4-ary min-heap: smallest item first, equal items in the order
-//! they were pushed. `PriorityQueue`'s ordering policy
-//! (`queue/priority.rs`) is this heap under the queue's mutex; it lives
-//! here with the crate's other `unsafe` building blocks.
+//! they were pushed. `PriorityQueue` keeps one on its getters' side
+//! (`queue/priority.rs`); it lives here with the crate's other `unsafe`
+//! building blocks.
 //!
 //! # Layout
 //!
-//! Each item has a push sequence number, so that ties come out in push
-//! order, kept in an array beside the items (struct of arrays): a
-//! comparison reads the sequence numbers only when two items are equal (a
-//! `#[cold]` call), so walks touch the items alone and comparing costs what
-//! the user's `Ord` costs. Moves copy both.
+//! Each entry is the item and its push sequence number, side by side, so
+//! that ties come out in push order. The sequence number is read only when
+//! two items compare equal; keeping it next to the item means that moving
+//! an entry moves one contiguous 16 bytes (for 8-byte items) and that the
+//! four children of a node, which a pop compares together, usually share
+//! one or two cache lines.
 //!
 //! Four children per node, not two: half the levels, so half the dependent
 //! loads on a walk from the root. A pop picks the smallest of four children
-//! with three comparisons whose outcomes select indices arithmetically
-//! (no branch on them), so the walk never waits for a mispredicted guess.
-//! Each step of a pop also prefetches the sixteen grandchildren (two or
-//! three cache lines for 8-byte items), so in a heap larger than the cache
-//! the next level's misses overlap this level's comparisons.
+//! with three comparisons whose outcomes select the child without a branch,
+//! and notes whether any of them was a tie; only then, and rarely, does it
+//! compare sequence numbers, in a cold function. (A comparison that also
+//! broke ties inline made the select wait for a flag test and cost a third
+//! more per pop.) Each step of a pop also prefetches the sixteen
+//! grandchildren, so in a heap larger than the cache the next level's
+//! misses overlap this level's comparisons.
 //!
-//! Measured single-threaded through `PriorityQueue<u64>` (put + get +
-//! task_done, random keys; 2-core AMD EPYC VM; fastest of 9 rounds, two
-//! runs each): draining 100k items, 79-116 ns per get, against 149-155 ns
-//! with the binary heap of 16-byte (item, sequence) entries this replaced;
-//! draining 1M items, 360-368 ns per get, against 354-423 ns for that
-//! binary heap and 490-508 ns for this heap without the prefetch (a bare
-//! std `BinaryHeap<Reverse<u64>>` in the same runs: 360-463 ns per pop); a
-//! steady 1024-item queue, 58-77 ns per put + get, against 41-73 ns.
-//! These VM figures move by up to 1.5x between runs.
+//! Measured single-threaded on the benchmark's keys (push + pop at a
+//! steady size, ns; 2-core AMD EPYC VM): 17 / 25 / 31 / 38 / 47 / 64 at
+//! 16 / 64 / 256 / 1024 / 4096 / 65536 items, against 13 / 19 / 26 / 35 /
+//! 41 / 77 for std's `BinaryHeap<Reverse<u64>>`, which is not stable; the
+//! heap this replaced (comparisons all before any move, items and sequence
+//! numbers in separate arrays) took 19 / 28 / 39 / 48 / 57 / 85. Filling 1M
+//! and draining them: 3.2 and 105 ns per push and pop, std 3.3-4 and
+//! 104-117, the old heap 15 and 113-219.
 //!
 //! # Panic safety
 //!
-//! Every comparison of a push or a pop happens before anything moves: a
-//! pop first walks down choosing the smallest child at each level,
-//! recording the path, then finds where the last entry settles on that path
-//! (comparing it with the path's entries from the bottom up), and only then
-//! moves entries, which runs no user code. A push compares the new item
-//! with its ancestors first and then shifts them down. So a comparison that
-//! panics leaves the heap exactly as it was (a push's new item, never in
-//! the heap, is dropped with the panicking call); std's `pop` gives no such
-//! promise (it holds the popped item outside the heap while it sifts,
-//! rust-lang/rust#25842). Unit tests make every comparison of a push and of
-//! a pop panic in turn and check this, and Miri runs them.
+//! A user `Ord` may panic in any comparison; the heap is then exactly as it
+//! was before the call, so no item is lost or duplicated and the order
+//! stays right.
+//!
+//! - A push compares the new item with its ancestors first and moves
+//!   nothing until it knows where the item settles ([`StableHeap::slot_for`]
+//!   then [`StableHeap::insert`]). A caller can therefore compare an item
+//!   before it gives the item up.
+//! - A pop moves entries while it compares, as std's does (the hole moves
+//!   down the path of smallest children), but a guard owns the root's entry
+//!   and the last entry while it walks; if a comparison panics, the guard
+//!   walks the hole back up, moving each entry on the path back down to
+//!   where it was, and puts both entries back. The path need not be
+//!   recorded: it is the hole's ancestors. The last entry's climb back up
+//!   from the bottom compares first and moves after, so only the descent
+//!   needs undoing. std's `pop` gives no such promise (it holds the popped
+//!   item outside the heap while it sifts, rust-lang/rust#25842).
+//!
+//! Unit tests make every comparison of a push and of a pop panic in turn
+//! and check this; Miri runs them.
 
 use std::cmp::Ordering;
-use std::mem::MaybeUninit;
+use std::mem::ManuallyDrop;
 use std::ptr;
 
 /// Children per node.
 const ARITY: usize = 4;
 
-/// The most levels a pop's path can have: every level multiplies the
-/// nodes by four, and a `Vec` holds fewer than `2^63` items.
-const MAX_DEPTH: usize = 33;
-
-#[inline]
+#[inline(always)]
 fn parent(at: usize) -> usize {
     (at - 1) / ARITY
 }
 
-/// Asks the cache for the 16 grandchildren of `at` (one level below the
-/// children a pop is about to compare), so that the next level's loads
-/// overlap this level's comparisons instead of waiting for them. A hint
+/// An item with its push sequence number.
+struct Entry<T> {
+    item: T,
+    seq: u64,
+}
+
+/// Whether entry `a` comes out before entry `b`: the smaller item, and
+/// between equal items the one pushed first.
+#[inline(always)]
+fn before<T: Ord>(a: &Entry<T>, b: &Entry<T>) -> bool {
+    let order = a.item.cmp(&b.item);
+    if order == Ordering::Equal { a.seq < b.seq } else { order == Ordering::Less }
+}
+
+/// `if pick_b { b } else { a }`, meant to compile to a conditional move:
+/// the comparisons that choose a child are unpredictable, and a
+/// mispredicted branch costs more than waiting for the comparison.
+#[inline(always)]
+fn choose<P>(pick_b: bool, a: P, b: P) -> P {
+    if pick_b { b } else { a }
+}
+
+/// Asks the cache for the 16 grandchildren of the node whose first child
+/// is `first` (one level below the children a pop is about to compare), so
+/// that the next level's loads overlap this level's comparisons. A hint
 /// only: nothing is read, and an address past the end is harmless.
 #[inline(always)]
-fn prefetch_grandchildren<T>(items: *const T, at: usize) {
+fn prefetch_grandchildren<T>(entries: *const Entry<T>, first: usize) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         const LINE: usize = 64;
-        let bytes = ARITY * ARITY * std::mem::size_of::<T>();
+        let bytes = ARITY * ARITY * std::mem::size_of::<Entry<T>>();
         // Large items: the lines would be many, and the win small.
-        if bytes == 0 || bytes > 4 * LINE {
+        if bytes > 4 * LINE {
             return;
         }
-        let start = items.wrapping_add(ARITY * (ARITY * at + 1) + 1).cast::<i8>();
+        let start = entries.wrapping_add(ARITY * first + 1).cast::<i8>();
         let mut offset = 0;
         while offset < bytes {
             // SAFETY: a prefetch is a hint to the cache: it never faults
@@ -84,219 +113,234 @@ fn prefetch_grandchildren<T>(items: *const T, at: usize) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
             offset += LINE;
         }
-        // The last byte, in case the span straddles one more line.
-        // SAFETY: as above.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(bytes - 1)) };
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = (items, at);
+    let _ = (entries, first);
 }
 
+/// The smallest of four entries, ties in push order: the slow path of a
+/// pop's step, taken when one of the fast comparisons was a tie.
+///
+/// # Safety
+/// `first..first + 4` are entries of the heap at `entries`.
 #[cold]
 #[inline(never)]
-fn put_earlier(a_seq: u64, b_seq: u64) -> bool {
-    a_seq < b_seq
+unsafe fn smallest_of_four_tied<T: Ord>(entries: *const Entry<T>, first: usize) -> usize {
+    // SAFETY: the caller's contract; only shared references are made.
+    let at = |i: usize| unsafe { &*entries.add(i) };
+    let ab = choose(before(at(first + 1), at(first)), first, first + 1);
+    let cd = choose(before(at(first + 3), at(first + 2)), first + 2, first + 3);
+    choose(before(at(cd), at(ab)), ab, cd)
 }
 
-/// `if pick_b { b } else { a }` without a branch: the comparisons that
-/// choose a child are unpredictable, and a mispredicted branch costs more
-/// than waiting for the comparison.
-#[inline(always)]
-fn choose(pick_b: bool, a: usize, b: usize) -> usize {
-    a ^ ((a ^ b) & (pick_b as usize).wrapping_neg())
+/// Where [`StableHeap::slot_for`] found that an item settles: valid for
+/// [`StableHeap::insert`] until the heap changes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    /// The heap's length when the slot was found: the new leaf.
+    leaf: usize,
+    /// The ancestor of `leaf` (or `leaf` itself) the item rises to.
+    top: usize,
+}
+
+/// Owns the root's entry and the last entry while a pop's hole walks down,
+/// and puts everything back if a comparison panics.
+struct Descent<T> {
+    entries: *mut Entry<T>,
+    /// Where the hole is: every entry on the path above it has moved up
+    /// one level, into its parent's place.
+    hole: usize,
+    /// The index of the last entry, whose slot the walk treats as empty.
+    end: usize,
+    root: ManuallyDrop<Entry<T>>,
+    last: ManuallyDrop<Entry<T>>,
+}
+
+impl<T> Drop for Descent<T> {
+    /// Runs only if a comparison panicked (a finished pop forgets the
+    /// guard): undoes the walk, so the heap is as it was.
+    fn drop(&mut self) {
+        let mut hole = self.hole;
+        while hole != 0 {
+            let up = parent(hole);
+            // SAFETY: the walk moved the entry at `hole` up into `up`, its
+            // parent; moving it back leaves `up` the hole. Both are below
+            // `end`, inside the heap's initialized length.
+            unsafe { ptr::copy_nonoverlapping(self.entries.add(up), self.entries.add(hole), 1) };
+            hole = up;
+        }
+        // SAFETY: the hole is back at the root, and the last entry's slot
+        // still belongs to the heap (its length was not changed): each
+        // entry goes back to its own slot, once (`ManuallyDrop::take` is
+        // not repeated: this is the guard's drop).
+        unsafe {
+            ptr::write(self.entries, ManuallyDrop::take(&mut self.root));
+            ptr::write(self.entries.add(self.end), ManuallyDrop::take(&mut self.last));
+        }
+    }
 }
 
 /// Smallest first; ties in push order.
 pub(crate) struct StableHeap<T> {
     /// The heap, in the usual array order: the children of `i` are
     /// `4i + 1 ..= 4i + 4`.
-    items: Vec<T>,
-    /// `seqs[i]` is the push sequence number of `items[i]`; always as long
-    /// as `items`.
-    seqs: Vec<u64>,
+    entries: Vec<Entry<T>>,
     next_seq: u64,
 }
 
 impl<T> Default for StableHeap<T> {
     fn default() -> Self {
-        StableHeap { items: Vec::new(), seqs: Vec::new(), next_seq: 0 }
+        StableHeap { entries: Vec::new(), next_seq: 0 }
     }
 }
 
 impl<T> StableHeap<T> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Moves the entry at `from` to the hole at `to`.
-    ///
-    /// # Safety
-    /// Both are below the allocation's capacity, `from` holds an entry and
-    /// `to` is a hole (its item moved out or never written); afterwards
-    /// `from` is the hole.
-    #[inline(always)]
-    unsafe fn shift(items: *mut T, seqs: *mut u64, from: usize, to: usize) {
-        // SAFETY: the caller's contract; `from != to` because one holds an
-        // entry and the other is a hole.
-        unsafe {
-            ptr::copy_nonoverlapping(items.add(from), items.add(to), 1);
-            *seqs.add(to) = *seqs.add(from);
-        }
+        self.entries.len()
     }
 }
 
 impl<T: Ord> StableHeap<T> {
-    /// Whether item `a` comes out before item `b`: one user comparison,
-    /// which may panic, and on a tie the push order. `seqs` gives `a`'s and
-    /// `b`'s sequence numbers and is called only on a tie, so that walks
-    /// touch the items alone.
-    ///
-    /// Written as `if`, not `match`: the `match` compiled to branches on
-    /// the outcome, which the pop then waited on (twice the time per
-    /// push+pop when draining a heap).
-    #[inline(always)]
-    fn precedes(a: &T, b: &T, seqs: impl FnOnce() -> (u64, u64)) -> bool {
-        let order = a.cmp(b);
-        if order == Ordering::Equal {
-            let (a_seq, b_seq) = seqs();
-            put_earlier(a_seq, b_seq)
-        } else {
-            order == Ordering::Less
+    /// Where `item` would settle if it were pushed now: compares it with
+    /// its would-be ancestors and changes nothing, so a panicking `Ord`
+    /// leaves both the heap and the item where they were.
+    #[inline]
+    pub(crate) fn slot_for(&self, item: &T) -> Slot {
+        let leaf = self.entries.len();
+        let mut top = leaf;
+        // Ties do not rise: the new item is pushed last, so it comes out
+        // after every equal item already here.
+        while top > 0 && *item < self.entries[parent(top)].item {
+            top = parent(top);
         }
+        Slot { leaf, top }
     }
 
-    /// `precedes` for the entries at `a` and `b`.
+    /// Adds `item` where `slot` says, which [`Self::slot_for`] found for it
+    /// with no change to the heap since. Runs no user code.
     ///
-    /// # Safety
-    /// `a` and `b` hold entries of the heap (below its length).
-    #[inline(always)]
-    unsafe fn before(items: *const T, seqs: *const u64, a: usize, b: usize) -> bool {
-        // SAFETY: the caller's contract; only shared references are made,
-        // and nothing is written while the user's `Ord` runs.
-        unsafe { Self::precedes(&*items.add(a), &*items.add(b), || (*seqs.add(a), *seqs.add(b))) }
+    /// # Panics
+    /// If the heap's length changed since `slot` was found.
+    #[inline]
+    pub(crate) fn insert(&mut self, item: T, slot: Slot) {
+        assert_eq!(slot.leaf, self.entries.len(), "heap changed between slot_for and insert");
+        self.entries.reserve(1);
+        let entries = self.entries.as_mut_ptr();
+        let mut hole = slot.leaf;
+        while hole != slot.top {
+            let up = parent(hole);
+            // SAFETY: `top` is `leaf` or one of its ancestors (`slot_for`
+            // walked up by `parent`), so `up` is an entry below `leaf` and
+            // `hole` is the free slot: at first `leaf`, inside the capacity
+            // reserved above; after each move, the slot just vacated.
+            unsafe { ptr::copy_nonoverlapping(entries.add(up), entries.add(hole), 1) };
+            hole = up;
+        }
+        let seq = self.next_seq;
+        // SAFETY: `hole` is free and inside the capacity; after the write
+        // every slot up to `leaf` holds one entry.
+        unsafe {
+            ptr::write(entries.add(hole), Entry { item, seq });
+            self.entries.set_len(slot.leaf + 1);
+        }
+        // 2^64 pushes at one per nanosecond would take 584 years.
+        self.next_seq = seq + 1;
     }
 
     /// Adds `item`. If a comparison panics, the heap is as it was and
     /// `item` is dropped.
+    #[inline]
     pub(crate) fn push(&mut self, item: T) {
-        let seq = self.next_seq;
-        // Allocate first: nothing below allocates, and only the comparisons
-        // can panic, before anything moves.
-        self.items.reserve(1);
-        self.seqs.reserve(1);
-        let leaf = self.items.len();
-        let items = self.items.as_mut_ptr();
-        let seqs = self.seqs.as_mut_ptr();
-        // How far the new item rises: compare it with its ancestors.
-        let mut top = leaf;
-        while top > 0 {
-            let up = parent(top);
-            // SAFETY: `up < leaf` holds an entry; the new item is not in the
-            // heap yet, so `&item` aliases nothing.
-            let rises = unsafe { Self::precedes(&item, &*items.add(up), || (seq, *seqs.add(up))) };
-            if !rises {
-                break;
-            }
-            top = up;
-        }
-        // Shift the ancestors from `parent(leaf)` up to `top` down a level;
-        // no user code runs from here on.
-        let mut hole = leaf;
-        while hole != top {
-            let up = parent(hole);
-            // SAFETY: `up` holds an entry (it is below `leaf`), `hole` is
-            // the empty slot (at first `leaf`, inside the capacity reserved
-            // above).
-            unsafe { Self::shift(items, seqs, up, hole) };
-            hole = up;
-        }
-        // SAFETY: `hole` is empty and inside the capacity; after this write
-        // every slot up to `leaf` holds one entry, in both arrays.
-        unsafe {
-            ptr::write(items.add(hole), item);
-            *seqs.add(hole) = seq;
-            self.items.set_len(leaf + 1);
-            self.seqs.set_len(leaf + 1);
-        }
-        self.next_seq += 1;
+        let slot = self.slot_for(&item);
+        self.insert(item, slot);
     }
 
     /// Removes the smallest item (the earliest pushed among equals). If a
     /// comparison panics, the heap is as it was.
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<T> {
-        let end = self.items.len().checked_sub(1)?;
+        let end = self.entries.len().checked_sub(1)?;
         if end == 0 {
-            self.seqs.pop();
-            return self.items.pop();
+            return self.entries.pop().map(|entry| entry.item);
         }
-        let items = self.items.as_mut_ptr();
-        let seqs = self.seqs.as_mut_ptr();
-        // 1. The path of smallest children from the root, among the entries
-        //    below `end` (the last entry, at `end`, is the one that moves).
-        // Uninitialized: zeroing it cost a few percent of a pop.
-        let mut path = [MaybeUninit::<usize>::uninit(); MAX_DEPTH];
-        path[0].write(0);
-        let mut depth = 0;
-        let mut at = 0;
+        let entries = self.entries.as_mut_ptr();
+        // SAFETY: `0` and `end` are distinct entries (`end > 0`); they are
+        // read out into the guard, which from here on owns them, and their
+        // slots are treated as empty (the root's is the hole).
+        let mut walk = unsafe {
+            Descent {
+                entries,
+                hole: 0,
+                end,
+                root: ManuallyDrop::new(ptr::read(entries)),
+                last: ManuallyDrop::new(ptr::read(entries.add(end))),
+            }
+        };
+        // 1. The hole goes down the path of smallest children, among the
+        //    entries below `end`, each chosen child moving up into it.
         loop {
-            let first = ARITY * at + 1;
+            let hole = walk.hole;
+            let first = ARITY * hole + 1;
             let next = if first + ARITY <= end {
-                prefetch_grandchildren(items, at);
-                // SAFETY: all four children are below `end`: entries.
+                prefetch_grandchildren(entries, first);
+                // SAFETY: the four children are below `end`: entries (the
+                // hole is their parent, so none of them is the hole).
                 unsafe {
-                    let a = choose(Self::before(items, seqs, first + 1, first), first, first + 1);
-                    let b = choose(
-                        Self::before(items, seqs, first + 3, first + 2),
-                        first + 2,
-                        first + 3,
-                    );
-                    choose(Self::before(items, seqs, b, a), a, b)
+                    let at = |i: usize| &(*entries.add(i)).item;
+                    let o1 = at(first + 1).cmp(at(first));
+                    let o2 = at(first + 3).cmp(at(first + 2));
+                    let ab = choose(o1 == Ordering::Less, first, first + 1);
+                    let cd = choose(o2 == Ordering::Less, first + 2, first + 3);
+                    let o3 = at(cd).cmp(at(ab));
+                    if (o1 == Ordering::Equal) | (o2 == Ordering::Equal) | (o3 == Ordering::Equal) {
+                        smallest_of_four_tied(entries, first)
+                    } else {
+                        choose(o3 == Ordering::Less, ab, cd)
+                    }
                 }
             } else if first < end {
                 let mut best = first;
                 for child in first + 1..end {
                     // SAFETY: `child` and `best` are below `end`: entries.
-                    best = choose(unsafe { Self::before(items, seqs, child, best) }, best, child);
+                    let earlier = unsafe { before(&*entries.add(child), &*entries.add(best)) };
+                    best = choose(earlier, best, child);
                 }
                 best
             } else {
                 break;
             };
-            depth += 1;
-            path[depth].write(next);
-            at = next;
+            // SAFETY: `next` is an entry below `end`, `hole` is its parent
+            // and empty; afterwards `next` is the hole.
+            unsafe { ptr::copy_nonoverlapping(entries.add(next), entries.add(hole), 1) };
+            walk.hole = next;
         }
-        // 2. Where the last entry settles: it rises past each path entry
-        //    it comes out before, from the bottom.
-        let step = |level: usize| {
-            debug_assert!(level <= depth);
-            // SAFETY: `path[0..=depth]` was written above, and every call
-            // below passes a level of at most `depth` (`settle` starts at
-            // `depth` and only decreases).
-            unsafe { path[level].assume_init() }
-        };
-        let mut settle = depth;
-        // SAFETY: path entries and `end` are entries of the heap.
-        while settle > 0 && unsafe { Self::before(items, seqs, end, step(settle)) } {
-            settle -= 1;
+        // 2. How far the last entry climbs back up from the hole: compare
+        //    first, so a panic here has only the descent to undo.
+        let bottom = walk.hole;
+        let mut top = bottom;
+        // SAFETY: every ancestor of the hole holds an entry.
+        while top > 0 && before(&walk.last, unsafe { &*entries.add(parent(top)) }) {
+            top = parent(top);
         }
-        // 3. The moves; no user code runs from here on.
-        // SAFETY: the root's item is moved out, leaving its slot a hole;
-        // each path entry down to `settle` then moves up into the hole
-        // above it, the last entry fills the hole at `path[settle]` (not
-        // `end`: every path index is below `end`), and `end` leaves the
-        // arrays' length, its entry moved, not dropped. Afterwards every
-        // slot below `end` holds exactly one entry.
+        // 3. No user code from here on: the guard's work is done.
+        let mut walk = ManuallyDrop::new(walk);
+        let mut hole = bottom;
+        while hole != top {
+            let up = parent(hole);
+            // SAFETY: `up` is an entry on the path, `hole` is empty; the
+            // entry moves down and `up` becomes the hole.
+            unsafe { ptr::copy_nonoverlapping(entries.add(up), entries.add(hole), 1) };
+            hole = up;
+        }
+        // SAFETY: the last entry fills the hole (every slot below `end` now
+        // holds one entry); `end` leaves the length, its entry moved, not
+        // dropped; the root's entry goes to the caller. Each is taken out of
+        // the guard once, and the guard is never dropped.
         unsafe {
-            let top = ptr::read(items);
-            for level in 0..settle {
-                Self::shift(items, seqs, step(level + 1), step(level));
-            }
-            Self::shift(items, seqs, end, step(settle));
-            self.items.set_len(end);
-            self.seqs.set_len(end);
-            Some(top)
+            ptr::write(entries.add(hole), ManuallyDrop::take(&mut walk.last));
+            self.entries.set_len(end);
+            Some(ManuallyDrop::take(&mut walk.root).item)
         }
     }
 }
