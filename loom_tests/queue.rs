@@ -643,7 +643,115 @@ fn fifo_shutdown_immediate_races_put_and_sleeping_getter() {
     });
 }
 
-// --- the single-lock core (LifoQueue, PriorityQueue) --------------------------
+// --- the priority queue on the two-lock core ---------------------------------
+
+/// A producer runs ahead of a consumer across block boundaries (two slots
+/// under loom): each get moves the ready slots into the consumers' heap.
+/// Every item arrives once, and once the producer is done the rest come
+/// out smallest first; dropping the queue with items in the heap and in
+/// slots frees everything (loom reports a leak otherwise).
+#[test]
+fn priority_items_cross_blocks_into_the_heap() {
+    model(|| {
+        let q = Arc::new(threadkit::PriorityQueue::new());
+        let q2 = q.clone();
+        let producer = thread::spawn(move || {
+            for item in [3u32, 1, 4, 0, 2] {
+                q2.put(item).unwrap();
+            }
+        });
+        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+        producer.join().unwrap();
+        let mut rest = Vec::new();
+        while let Ok(item) = q.try_get() {
+            rest.push(item);
+        }
+        let mut sorted = rest.clone();
+        sorted.sort();
+        assert_eq!(rest, sorted);
+        got.extend(rest);
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        q.put(9).unwrap();
+        q.put(8).unwrap();
+        assert_eq!(q.get(), Ok(8)); // 9 moves into the heap
+        q.put(7).unwrap(); // stays in its slot
+        assert_eq!(q.len(), 2);
+    });
+}
+
+/// Capacity 2 counts the items a get moved into the heap: the producer's
+/// third put waits until a get hands one out, never sees more than two
+/// queued, and every item arrives once.
+#[test]
+fn priority_bounded_room_counts_the_heap() {
+    model(|| {
+        let q = Arc::new(threadkit::PriorityQueue::bounded(2));
+        let q2 = q.clone();
+        let producer = thread::spawn(move || {
+            for item in [2u32, 1, 0] {
+                q2.put(item).unwrap();
+                assert!(q2.len() <= 2);
+            }
+        });
+        let mut got: Vec<u32> = (0..3).map(|_| q.get().unwrap()).collect();
+        producer.join().unwrap();
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2]);
+        assert!(q.is_empty());
+    });
+}
+
+/// `shutdown_immediate` racing a get that moves slots into the heap: each
+/// item is handed out or discarded, once (a drop counter says so), and the
+/// task counts match.
+#[test]
+fn priority_shutdown_immediate_discards_the_heap_and_the_slots() {
+    /// Ordered by its number; counts its drops.
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl PartialEq for Counted {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Counted {}
+    impl PartialOrd for Counted {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Counted {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let q = Arc::new(threadkit::PriorityQueue::new());
+        q.put(Counted(2, drops.clone())).unwrap();
+        q.put(Counted(1, drops.clone())).unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.try_get().map(|item| item.0))
+        };
+        q.shutdown_immediate();
+        let got = getter.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        match got {
+            Ok(1) => assert_eq!(q.unfinished_tasks(), 1),
+            Err(GetError::ShutDown) => assert_eq!(q.unfinished_tasks(), 0),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(q.is_empty());
+    });
+}
+
+// --- the single-lock core (LifoQueue) --------------------------
 
 /// LIFO, capacity 1: a blocked putter and a blocked getter hand over every
 /// item; `join` sees every task done.

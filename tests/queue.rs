@@ -242,6 +242,127 @@ fn priority_ties_stay_in_put_order_across_interleaved_gets() {
 }
 
 // ---------------------------------------------------------------------------
+// The priority queue's consumer side: a get moves every finished put into a
+// heap only consumers touch, then hands out the smallest item.
+
+/// Batches of hundreds of puts between gets: each get must see every put
+/// that finished before it, however many are waiting in slots (a get moves
+/// a first few dozen, then counts the rest).
+#[test]
+fn priority_get_sees_every_finished_put_however_many_are_waiting() {
+    let q = PriorityQueue::new();
+    let mut model = std::collections::BinaryHeap::new();
+    let mut x: u64 = 7;
+    for batch in [1usize, 63, 64, 65, 500, 3000, 0, 1, 129] {
+        for _ in 0..batch {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let item = x >> 40;
+            q.put(item).unwrap();
+            model.push(std::cmp::Reverse(item));
+        }
+        for _ in 0..3 {
+            assert_eq!(q.try_get().ok(), model.pop().map(|r| r.0));
+        }
+        assert_eq!(q.len(), model.len());
+    }
+    let rest: Vec<u64> = std::iter::from_fn(|| model.pop().map(|r| r.0)).collect();
+    assert_eq!(drain!(q), rest);
+}
+
+/// Items a get moved into the consumers' heap are still queued: `len`,
+/// `is_full` and the capacity count them, and so do the task counts.
+#[test]
+fn priority_items_moved_into_the_heap_still_count_as_queued() {
+    let q = PriorityQueue::bounded(3);
+    for item in [30, 10, 20] {
+        q.put(item).unwrap();
+    }
+    assert_eq!(q.get(), Ok(10)); // moves 30 and 20 into the heap
+    assert_eq!((q.len(), q.is_full(), q.unfinished_tasks()), (2, false, 3));
+    q.put(5).unwrap();
+    assert!(q.is_full());
+    assert!(matches!(q.try_put(1), Err(PutError::Full(1))));
+    assert_eq!(drain!(q), vec![5, 20, 30]);
+}
+
+/// Items in the heap and items still in slots are each dropped once,
+/// whether the queue is dropped or shut down at once.
+#[test]
+fn priority_items_in_the_heap_and_in_slots_are_dropped_exactly_once() {
+    for shut_down in [false, true] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let q = PriorityQueue::new();
+        for id in 0..40 {
+            q.put(Tracked::new(id, &drops)).unwrap();
+        }
+        drop(q.get().unwrap()); // 39 items move into the heap
+        for id in 40..50 {
+            q.put(Tracked::new(id, &drops)).unwrap(); // 10 stay in slots
+        }
+        assert_eq!((drops.load(Ordering::SeqCst), q.len()), (1, 49));
+        if shut_down {
+            q.shutdown_immediate();
+            assert_eq!(drops.load(Ordering::SeqCst), 50);
+            assert_eq!((q.len(), q.unfinished_tasks()), (0, 1));
+            q.task_done().unwrap();
+            assert!(q.join_timeout(Duration::ZERO));
+        }
+        drop(q);
+        assert_eq!(drops.load(Ordering::SeqCst), 50);
+    }
+}
+
+/// A getter woken for an item whose comparisons panic passes the wakeup on.
+/// Three getters block; two puts wake two of them. The first, whose thread
+/// makes comparisons with POISON panic, moves both items into the heap
+/// and panics comparing them; without passing its wakeup on, the third
+/// getter would sleep beside the item left over.
+#[test]
+fn priority_getter_panicking_after_its_wakeup_passes_it_on() {
+    let q = PriorityQueue::<Key>::new();
+    thread::scope(|s| {
+        let spawn_getter = |armed: bool| {
+            let q = &q;
+            let getter = s.spawn(move || {
+                POISON_ARMED.with(|a| a.set(armed));
+                catch_unwind(AssertUnwindSafe(|| q.get().map(|k| (k.prio, k.tag))))
+            });
+            thread::sleep(SETTLE); // queued before the next one
+            getter
+        };
+        let getters = [spawn_getter(true), spawn_getter(false), spawn_getter(false)];
+        assert!(getters.iter().all(|g| !g.is_finished()));
+        q.put(key(POISON, 0)).unwrap();
+        q.put(key(1, 1)).unwrap();
+        // Both items are taken, or the wakeup was lost. (Had the first
+        // getter run before the second put, it took the first item
+        // without comparing anything, and the third getter has nothing to
+        // wait for.)
+        let start = Instant::now();
+        while !q.is_empty() && start.elapsed() < Duration::from_secs(30) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let stranded = !q.is_empty();
+        q.shutdown(); // releases the getter left without an item
+        let mut got = Vec::new();
+        let mut panicked = 0;
+        for getter in getters {
+            match getter.join().unwrap() {
+                Ok(Ok(item)) => got.push(item),
+                Ok(Err(ShutDown(()))) => {}
+                Err(_) => panicked += 1,
+            }
+        }
+        assert!(!stranded, "an item waited beside a blocked getter");
+        got.extend(tags(drain!(q)));
+        got.sort();
+        assert_eq!(got, vec![(1, 1), (POISON, 0)]);
+        assert!(panicked <= 1);
+    });
+    assert_eq!(q.unfinished_tasks(), 2);
+}
+
+// ---------------------------------------------------------------------------
 // Behaviour shared by the three types, written once.
 
 macro_rules! shared_tests {

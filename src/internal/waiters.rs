@@ -352,6 +352,31 @@ impl Drop for Waiter<'_> {
     }
 }
 
+/// Wakes one waiter of a queue if dropped while armed. A thread that may
+/// own a wakeup (a notify chose it) arms it around user code that may
+/// panic, so that if the thread unwinds instead of using what it was woken
+/// for, the next waiter gets the wakeup. Declared before any guard of the
+/// lock that the user code runs under, so that unwinding releases the lock
+/// before this wakes anyone.
+pub(crate) struct PassOnIfUnwinding<'a> {
+    queue: &'a WaitQueue,
+    pub(crate) armed: bool,
+}
+
+impl<'a> PassOnIfUnwinding<'a> {
+    pub(crate) fn new(queue: &'a WaitQueue) -> Self {
+        PassOnIfUnwinding { queue, armed: false }
+    }
+}
+
+impl Drop for PassOnIfUnwinding<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queue.notify_one();
+        }
+    }
+}
+
 impl fmt::Debug for Waiter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiter").finish_non_exhaustive()

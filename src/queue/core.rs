@@ -12,7 +12,7 @@ use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spin::spin_until;
-use crate::internal::waiters::{WaitQueue, WaitResult};
+use crate::internal::waiters::{PassOnIfUnwinding, WaitQueue, WaitResult};
 use crate::loom::CachePadded;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
@@ -35,29 +35,6 @@ struct Hot<P> {
     /// Set under the mutex; read under it by puts and gets, and without it
     /// by `is_shutdown` and `Debug`.
     shutdown: AtomicBool,
-}
-
-/// Wakes one waiter of a queue if dropped while armed, that is, while a
-/// user `Ord` runs in `push`/`pop` and panics: a thread that unwinds after
-/// being chosen by a notify passes the wakeup on. Declared before the state
-/// guard, so unwinding releases the state mutex before this wakes anyone.
-struct PassOnIfUnwinding<'a> {
-    queue: &'a WaitQueue,
-    armed: bool,
-}
-
-impl<'a> PassOnIfUnwinding<'a> {
-    fn new(queue: &'a WaitQueue) -> Self {
-        PassOnIfUnwinding { queue, armed: false }
-    }
-}
-
-impl Drop for PassOnIfUnwinding<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.queue.notify_one();
-        }
-    }
 }
 
 /// A blocking queue generic over its ordering policy.

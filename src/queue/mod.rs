@@ -2,10 +2,14 @@
 //! [`LifoQueue`] and [`PriorityQueue`], with `task_done` / `join` task
 //! tracking, the RAII [`Task`] guard, and CPython 3.13's `shutdown`.
 //!
-//! All three share one core ([`core`]) generic over an ordering policy
-//! ([`policy`], [`priority`]): one state mutex, the waiters for
-//! not-empty / not-full / all-done on [`WaitQueue`]s, and the unfinished
-//! task count in an atomic so that `task_done` takes no lock.
+//! Two cores serve them, with the same surface: `Queue` and
+//! `PriorityQueue` use the two-lock core ([`two_lock`]: producers and
+//! consumers each have a lock and meet only at the slot handed over; the
+//! priority queue keeps its heap on the consumers' side, see
+//! [`priority`]), `LifoQueue` the single-lock core ([`core`], Python's
+//! design: one state mutex around a `Vec`). Both wait on [`WaitQueue`]s
+//! for not-empty / not-full / all-done, and count tasks as [`tasks`]
+//! describes, so that `task_done` takes no lock.
 //!
 //! # Differences from Python's `queue`
 //!
@@ -31,20 +35,20 @@
 //! [`TaskDoneError`]: crate::TaskDoneError
 
 pub(crate) mod core;
-pub(crate) mod fifo;
 pub(crate) mod policy;
 pub(crate) mod priority;
 mod task;
 pub(crate) mod tasks;
+pub(crate) mod two_lock;
 
 use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
 use self::core::Core;
-use self::fifo::FifoCore;
 use self::policy::Lifo;
 use self::priority::Priority;
+use self::two_lock::{Fifo, TwoLockCore};
 use crate::error::{GetError, PutError, ShutDown, TaskDoneError};
 use crate::internal::deadline;
 
@@ -525,7 +529,7 @@ queue_type! {
     ///     s.spawn(|| q.len());
     /// });
     /// ```
-    Queue, FifoCore<T>, [Sized], "first-in, first-out"
+    Queue, TwoLockCore<T, Fifo>, [Sized], "first-in, first-out"
 }
 
 queue_type! {
@@ -550,10 +554,19 @@ queue_type! {
     /// `queue.PriorityQueue`): the smallest item comes out first, and items
     /// that compare equal come out in the order they were put.
     ///
-    /// The comparisons run under the queue's internal lock: an `Ord` that
-    /// uses the same queue deadlocks. A panicking `Ord` leaves the queue
-    /// usable, with no item lost or duplicated (the panicking `put` does
-    /// not insert its item; a panicking `get` leaves every item queued).
+    /// The comparisons run under the queue's internal locks: an `Ord` that
+    /// uses the same queue may deadlock. A `put` compares its item only
+    /// with itself (so that an item whose comparisons panic fails the put
+    /// that brought it, as Python's `put` raises); gets compare the items
+    /// with each other. A panicking `Ord` leaves the queue usable, with no
+    /// item lost or duplicated: the panicking `put` does not insert its
+    /// item, and a panicking `get` leaves every item queued.
+    ///
+    /// An unbounded queue never makes `put` wait for room, but a `put`
+    /// far ahead of consumers that are busy taking items yields to them
+    /// for a moment (it spins for at most a few microseconds; `try_put`
+    /// never does): a heap that grows large makes every `get` slower, so
+    /// consumers that fall behind would otherwise fall further behind.
     ///
     /// # Examples
     ///
@@ -565,5 +578,5 @@ queue_type! {
     /// assert_eq!(q.get().unwrap().1, "fix outage");
     /// assert_eq!(q.get().unwrap().1, "answer mail"); // (2, "answer mail") < (2, "write report")
     /// ```
-    PriorityQueue, Core<Priority<T>>, [Ord], "smallest-first"
+    PriorityQueue, TwoLockCore<T, Priority<T>>, [Ord], "smallest-first"
 }

@@ -1,6 +1,7 @@
 //! The ordering policies the single-lock core is generic over: which item a
-//! get returns. LIFO is a `Vec`, priority a 4-ary heap (`priority.rs`);
-//! FIFO has its own two-lock core (`fifo.rs`).
+//! get returns. `LifoQueue`'s `Vec` is the one policy today; FIFO and
+//! priority use the two-lock core (`two_lock.rs`), where the same role is
+//! played by `TakeOrder`.
 
 /// What every container answers without knowing how to order its items
 /// (so `Debug` and `len` need no `Ord`).
