@@ -94,7 +94,9 @@
 //! round, and waiting for them would only slow the producer down), and it
 //! comes back on once they have moved `PACE_AHEAD` items since. So a put
 //! into a queue nobody reads never spins, and one whose consumers are slow
-//! loses at most a round each time they move another `PACE_AHEAD` items.
+//! loses at most a round each time they move another `PACE_AHEAD` items. A
+//! put never paces when the thread that last moved items is its own (a
+//! thread alternating puts and gets would wait for itself).
 //! Only puts that may block (not `try_put`) and find room pace: a bounded
 //! queue's capacity still decides when puts block.
 //!
@@ -119,10 +121,11 @@ use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spin::spin_until;
+use crate::internal::thread_id;
 use crate::internal::waiters::{PassOnIfUnwinding, WaitQueue, WaitResult};
 use crate::loom::CachePadded;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::{Mutex, MutexGuard};
 
 /// Slots per block. Small under loom so that models cross block boundaries.
@@ -246,6 +249,7 @@ pub(crate) struct ReadySlots<'a, T> {
     put_total: &'a AtomicUsize,
     taken_total: &'a AtomicUsize,
     slots_taken: &'a AtomicUsize,
+    last_mover: &'a AtomicU64,
 }
 
 impl<T> ReadySlots<'_, T> {
@@ -282,6 +286,7 @@ impl<T> ReadySlots<'_, T> {
     pub(crate) fn report_moved(&self, n: usize) {
         let moved = self.slots_taken.load(Ordering::Relaxed);
         self.slots_taken.store(moved.wrapping_add(n), Ordering::Relaxed);
+        self.last_mover.store(thread_id::current(), Ordering::Relaxed);
     }
 
     /// Takes the oldest ready item; `None` if no slot is ready.
@@ -395,6 +400,9 @@ struct HeadSide<T, O: Kept> {
     /// batches ([`ReadySlots::report_moved`]), written only under `lock`:
     /// how producers see that consumers are busy (see "Pacing").
     slots_taken: AtomicUsize,
+    /// The thread that last reported moving items (a thread id), so that a
+    /// thread that both puts and gets never paces for itself.
+    last_mover: AtomicU64,
 }
 
 pub(crate) struct TwoLockCore<T, O: Kept> {
@@ -446,6 +454,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                 }),
                 taken_total: AtomicUsize::new(0),
                 slots_taken: AtomicUsize::new(0),
+                last_mover: AtomicU64::new(thread_id::NO_THREAD),
             }),
             shutdown: AtomicBool::new(false),
             capacity,
@@ -502,6 +511,12 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
         let moved = self.consumer_progress();
         tail.taken_seen = taken;
         let pace = &mut tail.pace;
+        if self.head.last_mover.load(Ordering::Relaxed) == thread_id::current() {
+            // The consumers' latest work was this thread's own: waiting
+            // for it would only waste a round.
+            pace.look_at = put + PACE_AHEAD;
+            return false;
+        }
         if !pace.on {
             if moved.wrapping_sub(pace.mark) < PACE_AHEAD {
                 *pace = Pace::off(pace.mark, put);
@@ -776,6 +791,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
             put_total: &self.tail.put_total,
             taken_total: &self.head.taken_total,
             slots_taken: &self.head.slots_taken,
+            last_mover: &self.head.last_mover,
         };
         let Some(item) = order.next(&mut ready) else {
             return Err(head);
