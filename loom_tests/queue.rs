@@ -751,7 +751,36 @@ fn priority_shutdown_immediate_discards_the_heap_and_the_slots() {
     });
 }
 
-// --- the single-lock core (LifoQueue) --------------------------
+// --- LifoQueue ------------------------------------------------------------------
+
+/// A producer runs ahead of a consumer across block boundaries (two slots
+/// under loom): each get moves the ready slots onto the consumers' stack.
+/// Every item arrives once, and once the producer is done the rest come
+/// out newest first (items are put in increasing order, so descending).
+#[test]
+fn lifo_items_cross_blocks_onto_the_stack() {
+    model(|| {
+        let q = Arc::new(threadkit::LifoQueue::new());
+        let q2 = q.clone();
+        let producer = thread::spawn(move || {
+            for item in 0..5u32 {
+                q2.put(item).unwrap();
+            }
+        });
+        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+        producer.join().unwrap();
+        let mut rest = Vec::new();
+        while let Ok(item) = q.try_get() {
+            rest.push(item);
+        }
+        let mut newest_first = rest.clone();
+        newest_first.sort_by(|a, b| b.cmp(a));
+        assert_eq!(rest, newest_first);
+        got.extend(rest);
+        got.sort();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    });
+}
 
 /// LIFO, capacity 1: a blocked putter and a blocked getter hand over every
 /// item; `join` sees every task done.

@@ -242,8 +242,48 @@ fn priority_ties_stay_in_put_order_across_interleaved_gets() {
 }
 
 // ---------------------------------------------------------------------------
-// The priority queue's consumer side: a get moves every finished put into a
-// heap only consumers touch, then hands out the smallest item.
+// The consumer side of `LifoQueue` and `PriorityQueue`: a get moves every
+// finished put onto a stack or into a heap only consumers touch, then hands
+// out the newest or the smallest item.
+
+/// Batches of hundreds of puts between gets: each get must see every put
+/// that finished before it, however many are waiting in slots (a get moves
+/// a first few dozen, then counts the rest).
+#[test]
+fn lifo_get_sees_every_finished_put_however_many_are_waiting() {
+    let q = LifoQueue::new();
+    let mut model = Vec::new();
+    let mut next = 0u32;
+    for batch in [1u32, 63, 64, 65, 500, 3000, 0, 1, 129] {
+        for _ in 0..batch {
+            q.put(next).unwrap();
+            model.push(next);
+            next += 1;
+        }
+        for _ in 0..3 {
+            assert_eq!(q.try_get().ok(), model.pop());
+        }
+        assert_eq!(q.len(), model.len());
+    }
+    model.reverse();
+    assert_eq!(drain!(q), model);
+}
+
+/// Items a get moved onto the consumers' stack are still queued: `len`,
+/// `is_full` and the capacity count them.
+#[test]
+fn lifo_items_moved_onto_the_stack_still_count_as_queued() {
+    let q = LifoQueue::bounded(3);
+    for item in [1, 2, 3] {
+        q.put(item).unwrap();
+    }
+    assert_eq!(q.get(), Ok(3)); // moves 1 and 2 onto the stack
+    assert_eq!((q.len(), q.is_full(), q.unfinished_tasks()), (2, false, 3));
+    q.put(4).unwrap();
+    assert!(q.is_full());
+    assert!(matches!(q.try_put(5), Err(PutError::Full(5))));
+    assert_eq!(drain!(q), vec![4, 2, 1]);
+}
 
 /// Batches of hundreds of puts between gets: each get must see every put
 /// that finished before it, however many are waiting in slots (a get moves

@@ -2,14 +2,14 @@
 //! [`LifoQueue`] and [`PriorityQueue`], with `task_done` / `join` task
 //! tracking, the RAII [`Task`] guard, and CPython 3.13's `shutdown`.
 //!
-//! Two cores serve them, with the same surface: `Queue` and
-//! `PriorityQueue` use the two-lock core ([`two_lock`]: producers and
-//! consumers each have a lock and meet only at the slot handed over; the
-//! priority queue keeps its heap on the consumers' side, see
-//! [`priority`]), `LifoQueue` the single-lock core ([`core`], Python's
-//! design: one state mutex around a `Vec`). Both wait on [`WaitQueue`]s
-//! for not-empty / not-full / all-done, and count tasks as [`tasks`]
-//! describes, so that `task_done` takes no lock.
+//! All three share one core ([`two_lock`]): producers and consumers each
+//! have a lock and meet only at the slot handed over, so a put never waits
+//! for a get's work, nor a get for a put's. What a get takes is the core's
+//! take order: the oldest slot (`Queue`), the newest item ([`lifo`]: the
+//! consumers move the ready slots onto a stack), or the smallest
+//! ([`priority`]: onto a stable heap). The waiters for not-empty /
+//! not-full / all-done are [`WaitQueue`]s, and tasks are counted as
+//! [`tasks`] describes, so that `task_done` takes no lock.
 //!
 //! # Differences from Python's `queue`
 //!
@@ -34,8 +34,7 @@
 //! [`ShutDown`]: crate::ShutDown
 //! [`TaskDoneError`]: crate::TaskDoneError
 
-pub(crate) mod core;
-pub(crate) mod policy;
+pub(crate) mod lifo;
 pub(crate) mod priority;
 mod task;
 pub(crate) mod tasks;
@@ -45,8 +44,7 @@ use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
-use self::core::Core;
-use self::policy::Lifo;
+use self::lifo::Stack;
 use self::priority::Priority;
 use self::two_lock::{Fifo, TwoLockCore};
 use crate::error::{GetError, PutError, ShutDown, TaskDoneError};
@@ -546,7 +544,7 @@ queue_type! {
     /// assert_eq!(q.get(), Ok(3));
     /// assert_eq!(q.get(), Ok(2));
     /// ```
-    LifoQueue, Core<Lifo<T>>, [Sized], "last-in, first-out"
+    LifoQueue, TwoLockCore<T, Stack<T>>, [Sized], "last-in, first-out"
 }
 
 queue_type! {

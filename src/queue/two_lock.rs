@@ -1,7 +1,8 @@
-//! The two-lock core behind `Queue` and `PriorityQueue`.
+//! The two-lock core behind `Queue`, `LifoQueue` and `PriorityQueue`.
 //!
-//! The single-lock design (`core.rs`) makes every put and every get fight
-//! over one mutex. Here producers and consumers have a lock each, as in
+//! Python's design, one mutex around the container, makes every put and
+//! every get fight over that mutex. Here producers and consumers have a
+//! lock each, as in
 //! Java's `LinkedBlockingQueue`, so a producer and a consumer never wait
 //! for each other, and, unlike `LinkedBlockingQueue`, they share no counter
 //! either: they meet only at the slot being handed over, as in
@@ -21,6 +22,8 @@
 //! core's [`TakeOrder`]:
 //!
 //! - [`Fifo`] (`Queue`) takes the oldest ready slot.
+//! - `Stack` (`LifoQueue`, `lifo.rs`) moves every ready slot onto a stack
+//!   that only the consumer side touches, and takes the top item.
 //! - `Priority` (`PriorityQueue`, `priority.rs`) moves every ready slot
 //!   into a stable heap that only the consumer side touches, and takes the
 //!   smallest item. A put stays a slot write, and the heap's cache lines
@@ -143,6 +146,20 @@ const PACE_BEHIND: usize = PACE_AHEAD / 4;
 /// Fewer items moved out of the slots by the consumers during a pacing
 /// round than this turns pacing off.
 const PACE_PROGRESS: usize = 8;
+
+/// [`ReadySlots::move_all`] moves at most this many slots before it counts
+/// how many items have been put, and then moves only those: a get must see
+/// every put that finished before it began, but must not chase producers
+/// that keep finishing puts while it moves their items. One under loom, so
+/// that the models explore the counted part.
+#[cfg(not(loom))]
+const MOVE_UNCOUNTED: usize = 64;
+#[cfg(loom)]
+const MOVE_UNCOUNTED: usize = 1;
+
+/// While moving many slots, a paced order tells producers of its progress
+/// every this many items (see "Pacing").
+const REPORT_EVERY: usize = 32;
 
 /// What the consumer side keeps: items moved out of their slots and not
 /// yet handed out. Apart from [`TakeOrder`], so that counting and dropping
@@ -270,20 +287,58 @@ impl<T> ReadySlots<'_, T> {
         })
     }
 
+    /// Moves every item put before this call out of the ready slots,
+    /// oldest first: `keep` moves the oldest ready slot's item into the
+    /// consumer side's container (with [`Self::peek`] and [`Self::take`]),
+    /// and returns how many items the container then holds, or `None` if no
+    /// slot was ready. With `report`, tells producers of the progress every
+    /// few dozen items, so that a producer pacing meanwhile sees it (see
+    /// "Pacing").
+    #[inline]
+    pub(crate) fn move_all(
+        &mut self,
+        report: bool,
+        mut keep: impl FnMut(&mut Self) -> Option<usize>,
+    ) {
+        // Moved since last reported to producers.
+        let mut moved = 0;
+        let mut left = MOVE_UNCOUNTED;
+        let mut counted = false;
+        while let Some(kept) = keep(self) {
+            moved += 1;
+            if report && moved == REPORT_EVERY {
+                self.report_moved(moved);
+                moved = 0;
+            }
+            left -= 1;
+            if left == 0 {
+                if counted || cfg!(feature = "_broken_drain_uncounted") {
+                    break;
+                }
+                counted = true;
+                // Zero if every slot now ready was put after this count.
+                left = self.unkept(kept);
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        if report && moved > 0 {
+            self.report_moved(moved);
+        }
+    }
+
     /// How many items are put but neither handed out nor among the `kept`
     /// on the consumer side: an upper bound of the slots still to take,
-    /// counting puts in progress. A consumer that must not chase producers
-    /// takes at most this many.
-    pub(crate) fn unkept(&self, kept: usize) -> usize {
+    /// counting puts in progress.
+    fn unkept(&self, kept: usize) -> usize {
         let put = self.put_total.load(Ordering::Acquire);
         put - self.taken_total.load(Ordering::Relaxed) - kept
     }
 
     /// Tells producers that `n` more items were moved out of the slots (a
-    /// paced order's sign that consumers are busy: see "Pacing"). Called
-    /// every few dozen items while moving many, so that a producer pacing
-    /// meanwhile sees the progress.
-    pub(crate) fn report_moved(&self, n: usize) {
+    /// paced order's sign that consumers are busy: see "Pacing").
+    fn report_moved(&self, n: usize) {
         let moved = self.slots_taken.load(Ordering::Relaxed);
         self.slots_taken.store(moved.wrapping_add(n), Ordering::Relaxed);
         self.last_mover.store(thread_id::current(), Ordering::Relaxed);
@@ -397,7 +452,7 @@ struct HeadSide<T, O: Kept> {
     /// `lock`.
     taken_total: AtomicUsize,
     /// Items ever moved out of the slots by a paced order, reported in
-    /// batches ([`ReadySlots::report_moved`]), written only under `lock`:
+    /// batches ([`ReadySlots::move_all`]), written only under `lock`:
     /// how producers see that consumers are busy (see "Pacing").
     slots_taken: AtomicUsize,
     /// The thread that last reported moving items (a thread id), so that a
