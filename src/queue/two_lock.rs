@@ -139,7 +139,8 @@ const BLOCK_CAP: usize = 2;
 
 /// A paced producer yields to busy consumers that are more than this many
 /// items behind (see "Pacing" in the module docs). Measured with 1P1C, 1M
-/// items (priority, median ms): 64: 84, 256: 49, 1024: 65.
+/// items (priority, medians of alternating runs, ms): 64: 78, 128: 73,
+/// 256: 65, 512: 71.
 const PACE_AHEAD: usize = 256;
 /// ... until they are within this many items.
 const PACE_BEHIND: usize = PACE_AHEAD / 4;
@@ -359,6 +360,7 @@ impl<T> ReadySlots<'_, T> {
 /// # Safety
 /// The caller owns `head` (holds the `head` lock, or `&mut` the queue) and
 /// has seen its slot ready with Acquire ordering.
+#[inline]
 unsafe fn take_slot<T>(head: &mut Cursor<T>, spare: &AtomicPtr<Block<T>>) -> T {
     let block = head.block;
     // SAFETY: the slot is ready (Acquire), so its value was written and
