@@ -74,6 +74,11 @@
 //! releases `tail` and re-reads `taken_total` under `head`; a getter raises
 //! `taken_total` under `head` and looks for waiters after releasing it.
 //!
+//! Before registering, a waiting put or get spins: a few microseconds,
+//! or, in a queue of capacity under `HANDOFF_BELOW`, where puts and gets
+//! wait for each other item by item, about as long as a woken thread
+//! takes to run (`spin_before_parking`).
+//!
 //! # Pacing
 //!
 //! A [`TakeOrder::PACED`] queue (the priority queue) does more work per get
@@ -123,7 +128,7 @@ use std::time::Instant;
 use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
-use crate::internal::spin::spin_until;
+use crate::internal::spin::{spin_long, spin_until};
 use crate::internal::thread_id;
 use crate::internal::waiters::{PassOnIfUnwinding, WaitQueue, WaitResult};
 use crate::loom::CachePadded;
@@ -158,6 +163,12 @@ const PACE_PROGRESS: usize = 8;
 const MOVE_UNCOUNTED: usize = 64;
 #[cfg(loom)]
 const MOVE_UNCOUNTED: usize = 1;
+
+/// A queue of smaller capacity is a handoff queue: its waiting puts and
+/// gets spin longer before they park (see `spin_before_parking`). From 16
+/// on, a putter waits for room for a batch of puts (an eighth of the
+/// capacity), which spaces the two sides' meetings out by itself.
+const HANDOFF_BELOW: usize = 16;
 
 /// While moving many slots, a paced order tells producers of its progress
 /// every this many items (see "Pacing").
@@ -555,6 +566,20 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
         self.tail.put_total.load(Ordering::Relaxed).saturating_sub(taken) < cap
     }
 
+    /// Spins until `ready()` before a put or get registers to park: for
+    /// about a wakeup's time in a handoff queue (capacity under
+    /// `HANDOFF_BELOW`), where puts and gets wait for each other item by
+    /// item ([`spin_long`] says why), else for a few microseconds
+    /// ([`spin_until`]). Never spins under loom.
+    #[inline]
+    fn spin_before_parking(&self, deadline: Option<Instant>, ready: impl FnMut() -> bool) {
+        if self.capacity.is_some_and(|cap| cap < HANDOFF_BELOW) {
+            spin_long(deadline, ready);
+        } else {
+            spin_until(ready);
+        }
+    }
+
     /// Whether a paced put should look at pacing now: cheap, under `tail`.
     #[inline]
     fn pace_due(&self, tail: &Tail<T>) -> bool {
@@ -683,11 +708,11 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                 // for this same room anyway. Wait for room for a batch of
                 // puts, not just one: a putter that takes each slot as it
                 // frees keeps both sides meeting at every item; if less
-                // room comes in the spin, the check above takes it. (Never
-                // spins under loom.)
+                // room comes in the spin, the check above takes it. (A
+                // handoff queue's batch is one slot.)
                 spun = true;
                 let batch = self.capacity.map_or(1, |cap| (cap / 8).clamp(1, 64));
-                spin_until(|| self.has_room(&mut tail, batch));
+                self.spin_before_parking(deadline, || self.has_room(&mut tail, batch));
                 continue;
             }
             let waiter = self.not_full.enqueue();
@@ -827,10 +852,12 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
             }
             if !spun {
                 // As in `put`: other consumers would wait for this same
-                // slot anyway. (Never spins under loom.)
+                // slot anyway.
                 spun = true;
                 // SAFETY: `head` is held.
-                spin_until(|| unsafe { head.at.is_ready(Ordering::Relaxed) });
+                self.spin_before_parking(deadline, || unsafe {
+                    head.at.is_ready(Ordering::Relaxed)
+                });
                 continue;
             }
             let waiter = self.not_empty.enqueue();
