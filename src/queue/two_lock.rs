@@ -463,8 +463,13 @@ struct Head<T, O> {
 struct HeadSide<T, O: Kept> {
     lock: Mutex<Head<T, O>>,
     /// Items ever handed out (gotten or discarded), written only under
-    /// `lock`.
-    taken_total: AtomicUsize,
+    /// `lock`. On a line of its own, because producers poll it when the
+    /// queue is full: on the lock's line, each poll during a get pulled
+    /// the line away from the consumer between its lock, its count and its
+    /// unlock. (Capacity 1, 100k items, medians of alternating runs: 1P1C
+    /// 18.3 -> 12.4 ms, 2P2C 37.3 -> 12.7 ms, 4P4C 43.8 -> 14.9 ms; other
+    /// shapes and queues unchanged.)
+    taken_total: CachePadded<AtomicUsize>,
     /// Items ever moved out of the slots by a paced order, reported in
     /// batches ([`ReadySlots::move_all`]), written only under `lock`:
     /// how producers see that consumers are busy (see "Pacing").
@@ -521,7 +526,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                     order: O::default(),
                     early: 0,
                 }),
-                taken_total: AtomicUsize::new(0),
+                taken_total: CachePadded::new(AtomicUsize::new(0)),
                 slots_taken: AtomicUsize::new(0),
                 last_mover: AtomicU64::new(thread_id::NO_THREAD),
             }),
