@@ -86,7 +86,12 @@ macro_rules! queue_type {
             /// deadline) before it sleeps, so that a producer and a
             /// consumer handing items over one by one keep running instead
             /// of waking each other at every item. Larger and unbounded
-            /// queues spin only a few microseconds.
+            /// queues spin only a few microseconds. A waiting getter spins
+            /// holding the consumers' internal lock (and a putter the
+            /// producers'), so a `try_get` (`try_put`) on the same side
+            /// may wait that long for the lock; it never waits for an item
+            /// (room). (Spinning with the lock released, so that others
+            /// could take it, made capacity-1 handoffs twice as slow.)
             ///
             /// # Panics
             ///
