@@ -7,7 +7,7 @@
 //! After parking_lot's `webkit_queue_test`, a variant runs the same traffic
 //! through the timed calls (short timeouts, retried), so that timeouts race
 //! notifies under load. LIFO and priority queues run the same traffic
-//! (without the order check).
+//! (without the order check), and at handoff capacities (under 16).
 #![cfg(not(loom))]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,4 +171,16 @@ fn priority_unbounded() {
 #[test]
 fn priority_bounded() {
     stress!(PriorityQueue::bounded(64), Calls::Blocking, false);
+}
+
+/// Handoff capacities (under 16), where waiters spin longest before they
+/// park, with timeouts racing the spin: a tenth of the items.
+#[test]
+fn lifo_timed_handoff() {
+    stress!(LifoQueue::bounded(2), Calls::Timed, false, ITEMS / 10);
+}
+
+#[test]
+fn priority_handoff() {
+    stress!(PriorityQueue::bounded(3), Calls::Blocking, false, ITEMS / 10);
 }
