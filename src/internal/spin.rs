@@ -3,6 +3,7 @@
 use std::hint;
 use std::time::{Duration, Instant};
 
+use crate::internal::deadline;
 use crate::loom::Backoff;
 use crate::loom::thread::yield_now;
 
@@ -66,7 +67,8 @@ fn spin_for(limit: Duration, deadline: Option<Instant>, mut ready: impl FnMut() 
         // interpreter would only make the suite slow.
         return spin_until(ready);
     }
-    let mut until = None;
+    // Set at the first clock read.
+    let mut spun_out = None;
     loop {
         for _ in 0..POLLS_PER_CLOCK_READ {
             if ready() {
@@ -74,12 +76,8 @@ fn spin_for(limit: Duration, deadline: Option<Instant>, mut ready: impl FnMut() 
             }
             hint::spin_loop();
         }
-        let now = Instant::now();
-        let until = *until.get_or_insert_with(|| match deadline {
-            Some(deadline) => deadline.min(now + limit),
-            None => now + limit,
-        });
-        if now >= until {
+        let spun_out = *spun_out.get_or_insert_with(|| deadline::after(limit));
+        if deadline::has_passed(spun_out) || deadline::has_passed(deadline) {
             break;
         }
     }
