@@ -28,36 +28,30 @@ pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
 
 /// How long [`spin_long`] spins: about as long as a parked thread here
 /// takes to run again after it is woken.
-pub(crate) const LONG_SPIN: Duration = Duration::from_micros(50);
+const LONG_SPIN: Duration = Duration::from_micros(50);
 
 /// Spins until `ready()` returns true for about [`LONG_SPIN`] (never past
 /// `deadline`), polling at one-pause intervals, then yields a few times as
 /// [`spin_until`] ends; returns its last answer. For handoffs: a put and a
 /// get that wait for each other item by item, as at capacity 1.
 ///
-/// Once one side of a handoff parks, the other finds nothing for as long
-/// as the parked side takes to be woken and run (tens of microseconds on
-/// a busy VM), spins out [`spin_until`]'s few microseconds (it polls
-/// after 1, 2, 4 ... 64 pauses, the last polls about 2 µs apart here, then
-/// yields four times) and parks too: from then on items cost wakeups, until the scheduler happens
-/// to line the two sides up again. A side that polls closely for as long
-/// as a wakeup takes is still running when the other comes back, and the
-/// two meet without parking. (100k items through one producer and one
-/// consumer at capacity 1, six runs each, alternating: 30-140 ms and
-/// 16-20k context switches with [`spin_until`], 18-80 ms and 300-2200
-/// switches with this; the slow runs left are the VM placing the two
-/// threads on distant cores, where every handoff moves cache lines
+/// Once one side of a handoff parks, the other finds nothing for as long as
+/// the parked side takes to be woken and run (tens of microseconds on a
+/// busy VM), spins out [`spin_until`]'s few microseconds (it polls after 1,
+/// 2, 4 ... 64 pauses, the last polls about 2 µs apart here, then yields
+/// four times) and parks too: from then on items cost wakeups, until the
+/// scheduler happens to line the two sides up again. A side that polls
+/// closely for as long as a wakeup takes is still running when the other
+/// comes back, and the two meet without parking. (100k items through one
+/// producer and one consumer at capacity 1, six runs each, alternating:
+/// 30-140 ms and 16-20k context switches with [`spin_until`], 18-80 ms and
+/// 300-2200 switches with this; the slow runs left are the VM placing the
+/// two threads on distant cores, where every handoff moves cache lines
 /// between them.) Never spins under loom or Miri.
-#[inline]
-pub(crate) fn spin_long(deadline: Option<Instant>, ready: impl FnMut() -> bool) -> bool {
-    spin_for(LONG_SPIN, deadline, ready)
-}
-
-/// Polls `ready()` at one-pause intervals for about `limit` (and never past
-/// `deadline`), then yields a few times as [`spin_until`] ends; returns its
-/// last answer. Checks the clock only every few dozen polls, so a handoff
-/// that completes early costs no clock read.
-fn spin_for(limit: Duration, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+///
+/// The clock is read only every few dozen polls, so a handoff that
+/// completes early costs no clock read.
+pub(crate) fn spin_long(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
     const POLLS_PER_CLOCK_READ: u32 = 64;
     if Backoff::new().is_completed() {
         return ready();
@@ -76,7 +70,7 @@ fn spin_for(limit: Duration, deadline: Option<Instant>, mut ready: impl FnMut() 
             }
             hint::spin_loop();
         }
-        let spun_out = *spun_out.get_or_insert_with(|| deadline::after(limit));
+        let spun_out = *spun_out.get_or_insert_with(|| deadline::after(LONG_SPIN));
         if deadline::has_passed(spun_out) || deadline::has_passed(deadline) {
             break;
         }
