@@ -598,6 +598,35 @@ fn fifo_block_recycling_races_the_producer() {
     });
 }
 
+/// The emptied blocks that consumers keep for producers (two under loom)
+/// fill up and overflow while the producer takes them: with three full
+/// blocks queued (blocks are two slots under loom), a consumer empties
+/// them, keeping two and freeing the third unless the producer, putting
+/// meanwhile, has already reused one for its next block. Every item
+/// arrives once, in order, and dropping the queue frees every block, kept
+/// or in use (loom reports a leak or a double free otherwise).
+#[test]
+fn fifo_kept_blocks_fill_up_and_overflow() {
+    loom::model(|| {
+        let q = Arc::new(Queue::new());
+        for i in 0..6 {
+            q.put(i).unwrap();
+        }
+        let q2 = q.clone();
+        let producer = thread::spawn(move || {
+            for i in 6..8 {
+                q2.put(i).unwrap();
+            }
+        });
+        let first: Vec<i32> = (0..6).map(|_| q.get().unwrap()).collect();
+        producer.join().unwrap();
+        assert_eq!(first, (0..6).collect::<Vec<_>>());
+        assert_eq!(q.get(), Ok(6));
+        assert_eq!(q.get(), Ok(7));
+        assert!(q.is_empty());
+    });
+}
+
 #[test]
 fn fifo_shutdown_wakes_blocked_getter() {
     loom::model(|| {

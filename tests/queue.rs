@@ -185,6 +185,34 @@ fn fifo_order() {
     assert_eq!(drain!(q), vec![2, 3]);
 }
 
+/// Getters keep the blocks of slots they empty (up to 32 blocks of 32
+/// slots) for putters to reuse: a queue that held a thousand items and was
+/// drained takes a thousand more without allocating. One that held far
+/// more than that frees the blocks it cannot keep (Miri checks that each
+/// is freed once) and still hands every item out once, in order.
+#[test]
+fn drained_fifo_refills_from_kept_blocks_without_allocating() {
+    let q = Queue::new();
+    for round in 0..3 {
+        let (allocated, ()) = allocations_in(|| {
+            for i in 0..1000u64 {
+                q.put(i).unwrap();
+            }
+        });
+        if round > 0 {
+            assert_eq!(allocated, 0, "round {round}: a refill allocated");
+        }
+        assert_eq!(drain!(q), (0..1000).collect::<Vec<_>>());
+    }
+    for i in 0..5000u64 {
+        q.put(i).unwrap();
+    }
+    assert_eq!(drain!(q), (0..5000).collect::<Vec<_>>());
+    let (allocated, ()) = allocations_in(|| q.put(1).unwrap());
+    assert_eq!(allocated, 0);
+    assert_eq!(q.len(), 1);
+}
+
 #[test]
 fn lifo_order() {
     let q = LifoQueue::new();

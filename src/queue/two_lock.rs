@@ -37,13 +37,19 @@
 //! # Recycling blocks
 //!
 //! A consumer that empties a block does not free it: it resets the slots'
-//! flags and keeps the block as the queue's one `spare`, which the next
-//! producer to fill a block takes instead of allocating. Without it every
-//! 32 items cost a `malloc` on one thread and a `free` of that memory on
-//! another, and glibc serializes those on the producer's arena lock: a
-//! 1P1C bounded queue made ~14 thousand futex calls per million items,
-//! about half of them from the allocator, and ran at half
-//! crossbeam-channel's speed.
+//! flags and keeps the block for the producers (`spares.rs`, up to
+//! `SPARES` blocks), and a producer that fills a block takes a kept one
+//! instead of allocating. Without it every 32 items cost a `malloc` on one
+//! thread and a `free` of that memory on another, and glibc serializes
+//! those on the producer's arena lock: a 1P1C bounded queue made ~14
+//! thousand futex calls per million items, about half of them from the
+//! allocator, and ran at half crossbeam-channel's speed. Keeping one block
+//! was not enough once two threads work each side: consumers empty blocks
+//! in bursts, so most of them were freed while producers allocated, and
+//! consumers slept on the arena lock (unbounded FIFO, medians of
+//! alternating runs, 1M items: 2P2C 25.2 -> 13.7 ms, 4P4C 19.8 -> 13.9 ms
+//! with 32 kept instead of one; 8 kept: 2P2C 19.4 ms, 128 kept: no better
+//! than 32).
 //!
 //! # Why it is sound
 //!
@@ -125,6 +131,7 @@ use std::mem::{self, MaybeUninit};
 use std::ptr;
 use std::time::Instant;
 
+use super::spares::Spares;
 use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
@@ -275,7 +282,7 @@ impl<T> Cursor<T> {
 /// [`TakeOrder::next`]: it exists only while `head` is held.
 pub(crate) struct ReadySlots<'a, T> {
     at: &'a mut Cursor<T>,
-    spare: &'a AtomicPtr<Block<T>>,
+    spares: &'a Spares<Block<T>>,
     put_total: &'a AtomicUsize,
     taken_total: &'a AtomicUsize,
     slots_taken: &'a AtomicUsize,
@@ -362,7 +369,7 @@ impl<T> ReadySlots<'_, T> {
     pub(crate) fn take(&mut self) -> Option<T> {
         // SAFETY: `head` is held for as long as this view lives, and the
         // slot is ready (Acquire).
-        unsafe { self.at.is_ready(Ordering::Acquire).then(|| take_slot(self.at, self.spare)) }
+        unsafe { self.at.is_ready(Ordering::Acquire).then(|| take_slot(self.at, self.spares)) }
     }
 }
 
@@ -373,7 +380,7 @@ impl<T> ReadySlots<'_, T> {
 /// The caller owns `head` (holds the `head` lock, or `&mut` the queue) and
 /// has seen its slot ready with Acquire ordering.
 #[inline]
-unsafe fn take_slot<T>(head: &mut Cursor<T>, spare: &AtomicPtr<Block<T>>) -> T {
+unsafe fn take_slot<T>(head: &mut Cursor<T>, spares: &Spares<Block<T>>) -> T {
     let block = head.block;
     // SAFETY: the slot is ready (Acquire), so its value was written and
     // published, and only this consumer takes it; the index advances
@@ -387,7 +394,7 @@ unsafe fn take_slot<T>(head: &mut Cursor<T>, spare: &AtomicPtr<Block<T>>) -> T {
         debug_assert!(!next.is_null(), "a full block is always linked");
         // SAFETY: every slot of `block` has been taken, the producer has
         // moved on to `next`, and `head` was the last cursor on it.
-        unsafe { recycle(block, spare) };
+        unsafe { recycle(block, spares) };
         head.block = next;
         head.index = 0;
     } else {
@@ -396,13 +403,14 @@ unsafe fn take_slot<T>(head: &mut Cursor<T>, spare: &AtomicPtr<Block<T>>) -> T {
     item
 }
 
-/// Empties a block the consumers are done with and keeps it as the spare,
-/// freeing the spare it replaces.
+/// Empties a block the consumers are done with and keeps it for the
+/// producers, or frees it if enough are kept.
 ///
 /// # Safety
 /// Every slot of `block` has been taken and no cursor points into it: the
-/// caller owns it.
-unsafe fn recycle<T>(block: *mut Block<T>, spare: &AtomicPtr<Block<T>>) {
+/// caller owns it. The caller holds `head` (or `&mut` the queue), so no
+/// other thread keeps a block meanwhile.
+unsafe fn recycle<T>(block: *mut Block<T>, spares: &Spares<Block<T>>) {
     // SAFETY: the caller owns `block`; its values were all moved out, so
     // resetting the flags leaves nothing to drop.
     let emptied = unsafe { &*block };
@@ -412,11 +420,10 @@ unsafe fn recycle<T>(block: *mut Block<T>, spare: &AtomicPtr<Block<T>>) {
         }
     }
     emptied.next.store(ptr::null_mut(), Ordering::Relaxed);
-    let old = spare.swap(block, Ordering::Release);
-    if !old.is_null() {
-        // SAFETY: a spare block is owned by the `spare` pointer alone, and
-        // the swap took it out: no one else can reach it.
-        drop(unsafe { Box::from_raw(old) });
+    // SAFETY: the caller's contract: it owns `block` and is the only keeper.
+    if let Err(block) = unsafe { spares.keep(block) } {
+        // SAFETY: given back by a full ring: still ours alone.
+        drop(unsafe { Box::from_raw(block) });
     }
 }
 
@@ -489,9 +496,9 @@ pub(crate) struct TwoLockCore<T, O: Kept> {
     tasks: TaskCount,
     not_empty: WaitQueue,
     not_full: WaitQueue,
-    /// A block the consumers finished with, emptied, for the producers'
-    /// next block (null: none). See "Recycling blocks" in the module docs.
-    spare: CachePadded<AtomicPtr<Block<T>>>,
+    /// Blocks the consumers finished with, emptied, for the producers'
+    /// next blocks. See "Recycling blocks" in the module docs.
+    spares: Spares<Block<T>>,
     /// The queue owns `T`s (behind raw pointers) and drops them.
     _owns: PhantomData<T>,
 }
@@ -535,7 +542,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
             tasks: TaskCount::new(),
             not_empty: WaitQueue::new(),
             not_full: WaitQueue::new(),
-            spare: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            spares: Spares::new(),
             _owns: PhantomData,
         }
     }
@@ -898,7 +905,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
         let Head { at, order, early } = &mut *head;
         let mut ready = ReadySlots {
             at,
-            spare: &self.spare,
+            spares: &self.spares,
             put_total: &self.tail.put_total,
             taken_total: &self.head.taken_total,
             slots_taken: &self.head.slots_taken,
@@ -939,14 +946,12 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
         }
     }
 
-    /// A fresh block for the producer: the spare one if the consumers left
-    /// one, else a new allocation. Called under `tail`.
+    /// A fresh block for the producer: one the consumers emptied if they
+    /// kept one, else a new allocation. Called under `tail`.
     #[inline]
     fn next_block(&self) -> *mut Block<T> {
-        // Acquire: pairs with `recycle`'s Release, so the emptied flags and
-        // the consumer's reads of the old values happen before our writes.
-        let spare = self.spare.swap(ptr::null_mut(), Ordering::Acquire);
-        if spare.is_null() { Block::alloc() } else { spare }
+        // SAFETY: `tail` is held: no other producer reuses meanwhile.
+        unsafe { self.spares.reuse() }.unwrap_or_else(Block::alloc)
     }
 
     /// Python's `shutdown(immediate)`.
@@ -969,7 +974,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                 // SAFETY: both locks are held and `in_slots` slots are
                 // ready (their puts finished under `tail` before we took
                 // it).
-                discarded.0.push(unsafe { take_slot(&mut head.at, &self.spare) });
+                discarded.0.push(unsafe { take_slot(&mut head.at, &self.spares) });
             }
             self.head.taken_total.store(taken + n, Ordering::Release);
             self.tasks.discard(n, &mut head.early);
@@ -1060,14 +1065,14 @@ impl<T, O: Kept> Drop for TwoLockCore<T, O> {
         for _ in 0..in_slots {
             // SAFETY: `&mut self`: no other thread uses the queue, and
             // `in_slots` slots from `at` on are ready.
-            items.push(unsafe { take_slot(&mut at, &self.spare) });
+            items.push(unsafe { take_slot(&mut at, &self.spares) });
         }
         // SAFETY: every item in a slot is taken; the one block left is the
         // tail block, owned by the queue and referenced by no one else.
         drop(unsafe { Box::from_raw(at.block) });
-        let spare = self.spare.swap(ptr::null_mut(), Ordering::Relaxed);
-        if !spare.is_null() {
-            // SAFETY: the spare block is owned by the queue alone (`recycle`).
+        for spare in self.spares.drain() {
+            // SAFETY: a kept block is owned by the ring alone (`recycle`),
+            // and draining took it out.
             drop(unsafe { Box::from_raw(spare) });
         }
         // Dropped last: if an item's `Drop` panics, the `Vec` still drops
