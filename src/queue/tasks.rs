@@ -249,6 +249,14 @@ pub(crate) struct TaskCount {
 
 impl TaskCount {
     pub(crate) fn new() -> Self {
+        // The first call registers the process for asymmetric fences. Done
+        // here, when the queue is built, rather than at its first get:
+        // once the process has several threads, Linux makes the
+        // registration wait for an RCU grace period (two 2P2C consumers
+        // each slept 15 ms in it, in D state, both cores busy), while a
+        // process that builds its queues before it gets busy, or still
+        // has one thread, registers in microseconds.
+        asymmetric_fences();
         TaskCount {
             credits: PerThread::new(),
             spare: CachePadded::new(Credit::new(false)),
