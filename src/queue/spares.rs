@@ -57,7 +57,12 @@ impl<B> Spares<B> {
         }
         self.ring[kept % SPARES].store(block, Ordering::Relaxed);
         // Release: publishes the slot and the block's contents to `reuse`.
-        self.kept.store(kept + 1, Ordering::Release);
+        let publish = if cfg!(feature = "_broken_spares_unpublished") {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        self.kept.store(kept + 1, publish);
         Ok(())
     }
 
