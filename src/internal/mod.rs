@@ -4,6 +4,7 @@
 pub(crate) mod deadline;
 pub(crate) mod heap;
 pub(crate) mod per_thread;
+pub(crate) mod spares;
 pub(crate) mod spin;
 pub(crate) mod thread_id;
 pub(crate) mod waiters;

@@ -36,7 +36,6 @@
 
 pub(crate) mod lifo;
 pub(crate) mod priority;
-mod spares;
 mod task;
 pub(crate) mod tasks;
 pub(crate) mod two_lock;

@@ -37,7 +37,7 @@
 //! # Recycling blocks
 //!
 //! A consumer that empties a block does not free it: it resets the slots'
-//! flags and keeps the block for the producers (`spares.rs`, up to
+//! flags and keeps the block for the producers (`internal/spares.rs`, up to
 //! `SPARES` blocks), and a producer that fills a block takes a kept one
 //! instead of allocating. Without it every 32 items cost a `malloc` on one
 //! thread and a `free` of that memory on another, and glibc serializes
@@ -131,10 +131,10 @@ use std::mem::{self, MaybeUninit};
 use std::ptr;
 use std::time::Instant;
 
-use super::spares::Spares;
 use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
+use crate::internal::spares::Spares;
 use crate::internal::spin::{spin_long, spin_until};
 use crate::internal::thread_id;
 use crate::internal::waiters::{PassOnIfUnwinding, WaitQueue, WaitResult};

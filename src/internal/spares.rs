@@ -1,5 +1,5 @@
 //! The emptied blocks that the consumers of a two-lock queue hand back to
-//! its producers (see "Recycling blocks" in `two_lock.rs`).
+//! its producers (see "Recycling blocks" in `queue/two_lock.rs`).
 //!
 //! A ring of up to [`SPARES`] block pointers with one writer and one
 //! reader: only the consumer side keeps blocks (under its `head` lock) and
@@ -11,7 +11,7 @@ use crate::loom::CachePadded;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// How many emptied blocks a queue keeps for reuse (about 16 KiB of
-/// `u64` slots), see "Recycling blocks" in `two_lock.rs` for the
+/// `u64` slots), see "Recycling blocks" in `queue/two_lock.rs` for the
 /// measurements. Two under loom, so that the models fill the ring.
 #[cfg(not(loom))]
 pub(crate) const SPARES: usize = 32;
