@@ -32,69 +32,94 @@ fn model_expiring(f: impl Fn() + Sync + Send + 'static) {
     set_loom_timeouts(LoomTimeouts::Never);
 }
 
+/// Runs a model written against `Queue` on both queue cores: as written
+/// (`NAME::fifo`, the two-lock core) and with `LifoQueue` in its place
+/// (`NAME::lifo`, the one-lock core). For models whose assertions hold in
+/// either order.
+macro_rules! fifo_and_lifo {
+    ($(#[$attr:meta])* fn $name:ident() $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn fifo() $body
+
+            #[test]
+            fn lifo() {
+                use threadkit::LifoQueue as Queue;
+                $body
+            }
+        }
+    };
+}
+
 // --- items and wakeups --------------------------------------------------------
 
-/// Capacity 1: the second put blocks until the get; the getter may block
-/// until a put. Both items arrive, in order.
-#[test]
-fn capacity_one_handoff_loses_nothing() {
-    model(|| {
-        let q = Arc::new(Queue::bounded(1));
-        let producer = {
-            let q = q.clone();
-            thread::spawn(move || {
-                q.put(1).unwrap();
-                q.put(2).unwrap();
-            })
-        };
-        assert_eq!(q.get(), Ok(1));
-        assert_eq!(q.get(), Ok(2));
-        producer.join().unwrap();
-        assert!(q.is_empty());
-    });
+fifo_and_lifo! {
+    /// Capacity 1: the second put blocks until the get; the getter may block
+    /// until a put. Both items arrive, in order.
+    fn capacity_one_handoff_loses_nothing() {
+        model(|| {
+            let q = Arc::new(Queue::bounded(1));
+            let producer = {
+                let q = q.clone();
+                thread::spawn(move || {
+                    q.put(1).unwrap();
+                    q.put(2).unwrap();
+                })
+            };
+            assert_eq!(q.get(), Ok(1));
+            assert_eq!(q.get(), Ok(2));
+            producer.join().unwrap();
+            assert!(q.is_empty());
+        });
+    }
 }
 
-/// Two blocked getters, two puts: notify_one must reach both getters
-/// (a getter that finds its item taken waits again).
-#[test]
-fn two_blocked_getters_both_served() {
-    model(|| {
-        let q = Arc::new(Queue::new());
-        let getters: Vec<_> = (0..2)
-            .map(|_| {
-                let q = q.clone();
-                thread::spawn(move || q.get().unwrap())
-            })
-            .collect();
-        q.put(1).unwrap();
-        q.put(2).unwrap();
-        let mut got: Vec<i32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
-        got.sort();
-        assert_eq!(got, [1, 2]);
-    });
+fifo_and_lifo! {
+    /// Two blocked getters, two puts: notify_one must reach both getters
+    /// (a getter that finds its item taken waits again).
+    fn two_blocked_getters_both_served() {
+        model(|| {
+            let q = Arc::new(Queue::new());
+            let getters: Vec<_> = (0..2)
+                .map(|_| {
+                    let q = q.clone();
+                    thread::spawn(move || q.get().unwrap())
+                })
+                .collect();
+            q.put(1).unwrap();
+            q.put(2).unwrap();
+            let mut got: Vec<i32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+            got.sort();
+            assert_eq!(got, [1, 2]);
+        });
+    }
 }
 
-/// Two blocked putters on a full queue of capacity 1, two gets: both items
-/// get in.
-#[test]
-fn two_blocked_putters_both_served() {
-    model(|| {
-        let q = Arc::new(Queue::bounded(1));
-        q.put(0).unwrap();
-        let putters: Vec<_> = (1..=2)
-            .map(|i| {
-                let q = q.clone();
-                thread::spawn(move || q.put(i).unwrap())
-            })
-            .collect();
-        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
-        for p in putters {
-            p.join().unwrap();
-        }
-        got.push(q.try_get().unwrap());
-        got.sort();
-        assert_eq!(got, [0, 1, 2]);
-    });
+fifo_and_lifo! {
+    /// Two blocked putters on a full queue of capacity 1, two gets: both items
+    /// get in.
+    fn two_blocked_putters_both_served() {
+        model(|| {
+            let q = Arc::new(Queue::bounded(1));
+            q.put(0).unwrap();
+            let putters: Vec<_> = (1..=2)
+                .map(|i| {
+                    let q = q.clone();
+                    thread::spawn(move || q.put(i).unwrap())
+                })
+                .collect();
+            let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+            for p in putters {
+                p.join().unwrap();
+            }
+            got.push(q.try_get().unwrap());
+            got.sort();
+            assert_eq!(got, [0, 1, 2]);
+        });
+    }
 }
 
 // --- task_done / join -----------------------------------------------------------
@@ -124,60 +149,62 @@ fn join_returns_after_the_last_task_done() {
     });
 }
 
-/// Two workers on a queue of capacity 1 that the main thread fills as room
-/// comes: `join` returns only once both items' work is counted.
-#[test]
-fn two_workers_join_counts_all_work() {
-    model(|| {
-        let q = Arc::new(Queue::bounded(1));
-        let work = Arc::new(AtomicUsize::new(0));
-        let workers: Vec<_> = (0..2)
-            .map(|_| {
-                let (q, work) = (q.clone(), work.clone());
-                thread::spawn(move || {
-                    let task = q.get_task().unwrap();
-                    work.fetch_add(*task, Ordering::Relaxed);
+fifo_and_lifo! {
+    /// Two workers on a queue of capacity 1 that the main thread fills as room
+    /// comes: `join` returns only once both items' work is counted.
+    fn two_workers_join_counts_all_work() {
+        model(|| {
+            let q = Arc::new(Queue::bounded(1));
+            let work = Arc::new(AtomicUsize::new(0));
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (q, work) = (q.clone(), work.clone());
+                    thread::spawn(move || {
+                        let task = q.get_task().unwrap();
+                        work.fetch_add(*task, Ordering::Relaxed);
+                    })
                 })
-            })
-            .collect();
-        q.put(1).unwrap();
-        q.put(2).unwrap();
-        q.join();
-        assert_eq!(work.load(Ordering::Relaxed), 3);
-        for w in workers {
-            w.join().unwrap();
-        }
-    });
+                .collect();
+            q.put(1).unwrap();
+            q.put(2).unwrap();
+            q.join();
+            assert_eq!(work.load(Ordering::Relaxed), 3);
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+    }
 }
 
-/// `task_done` racing two joiners: both return, and only after it.
-#[test]
-fn task_done_races_join() {
-    model(|| {
-        let q = Arc::new(Queue::new());
-        let done = Arc::new(AtomicBool::new(false));
-        q.put(1).unwrap();
-        q.get().unwrap();
-        let finisher = {
-            let (q, done) = (q.clone(), done.clone());
-            thread::spawn(move || {
-                done.store(true, Ordering::Relaxed);
-                q.task_done().unwrap();
-            })
-        };
-        let joiner = {
-            let (q, done) = (q.clone(), done.clone());
-            thread::spawn(move || {
-                q.join();
-                assert!(done.load(Ordering::Relaxed));
-            })
-        };
-        q.join();
-        assert!(done.load(Ordering::Relaxed));
-        joiner.join().unwrap();
-        finisher.join().unwrap();
-        assert_eq!(q.task_done(), Err(threadkit::TaskDoneError));
-    });
+fifo_and_lifo! {
+    /// `task_done` racing two joiners: both return, and only after it.
+    fn task_done_races_join() {
+        model(|| {
+            let q = Arc::new(Queue::new());
+            let done = Arc::new(AtomicBool::new(false));
+            q.put(1).unwrap();
+            q.get().unwrap();
+            let finisher = {
+                let (q, done) = (q.clone(), done.clone());
+                thread::spawn(move || {
+                    done.store(true, Ordering::Relaxed);
+                    q.task_done().unwrap();
+                })
+            };
+            let joiner = {
+                let (q, done) = (q.clone(), done.clone());
+                thread::spawn(move || {
+                    q.join();
+                    assert!(done.load(Ordering::Relaxed));
+                })
+            };
+            q.join();
+            assert!(done.load(Ordering::Relaxed));
+            joiner.join().unwrap();
+            finisher.join().unwrap();
+            assert_eq!(q.task_done(), Err(threadkit::TaskDoneError));
+        });
+    }
 }
 
 /// A timed join racing the last `task_done`: `true` only if the task is
@@ -295,76 +322,79 @@ fn shutdown_immediate_races_early_task_done() {
     });
 }
 
-/// `shutdown` wakes every blocked getter with `ShutDown`.
-#[test]
-fn shutdown_wakes_blocked_getters() {
-    model(|| {
-        let q = Arc::new(Queue::<u8>::new());
-        let getters: Vec<_> = (0..2)
-            .map(|_| {
+fifo_and_lifo! {
+    /// `shutdown` wakes every blocked getter with `ShutDown`.
+    fn shutdown_wakes_blocked_getters() {
+        model(|| {
+            let q = Arc::new(Queue::<u8>::new());
+            let getters: Vec<_> = (0..2)
+                .map(|_| {
+                    let q = q.clone();
+                    thread::spawn(move || q.get())
+                })
+                .collect();
+            q.shutdown();
+            for g in getters {
+                assert_eq!(g.join().unwrap(), Err(ShutDown(())));
+            }
+        });
+    }
+}
+
+fifo_and_lifo! {
+    /// `shutdown` wakes every blocked putter with its item; the item queued
+    /// before is still handed out.
+    fn shutdown_wakes_blocked_putters() {
+        model(|| {
+            let q = Arc::new(Queue::bounded(1));
+            q.put(0).unwrap();
+            let putters: Vec<_> = (1..=2)
+                .map(|i| {
+                    let q = q.clone();
+                    thread::spawn(move || (i, q.put(i)))
+                })
+                .collect();
+            q.shutdown();
+            for p in putters {
+                let (i, r) = p.join().unwrap();
+                assert_eq!(r, Err(ShutDown(i)));
+            }
+            assert_eq!(q.get(), Ok(0));
+            assert_eq!(q.get(), Err(ShutDown(())));
+        });
+    }
+}
+
+fifo_and_lifo! {
+    /// `shutdown` racing a put and a get: an item that got in is handed out or
+    /// still queued, never lost; a getter fails only once the queue is shut
+    /// down and empty.
+    fn shutdown_races_put_and_get() {
+        model(|| {
+            let q = Arc::new(Queue::bounded(1));
+            let putter = {
+                let q = q.clone();
+                thread::spawn(move || q.put(7).is_ok())
+            };
+            let getter = {
                 let q = q.clone();
                 thread::spawn(move || q.get())
-            })
-            .collect();
-        q.shutdown();
-        for g in getters {
-            assert_eq!(g.join().unwrap(), Err(ShutDown(())));
-        }
-    });
-}
-
-/// `shutdown` wakes every blocked putter with its item; the item queued
-/// before is still handed out.
-#[test]
-fn shutdown_wakes_blocked_putters() {
-    model(|| {
-        let q = Arc::new(Queue::bounded(1));
-        q.put(0).unwrap();
-        let putters: Vec<_> = (1..=2)
-            .map(|i| {
-                let q = q.clone();
-                thread::spawn(move || (i, q.put(i)))
-            })
-            .collect();
-        q.shutdown();
-        for p in putters {
-            let (i, r) = p.join().unwrap();
-            assert_eq!(r, Err(ShutDown(i)));
-        }
-        assert_eq!(q.get(), Ok(0));
-        assert_eq!(q.get(), Err(ShutDown(())));
-    });
-}
-
-/// `shutdown` racing a put and a get: an item that got in is handed out or
-/// still queued, never lost; a getter fails only once the queue is shut
-/// down and empty.
-#[test]
-fn shutdown_races_put_and_get() {
-    model(|| {
-        let q = Arc::new(Queue::bounded(1));
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put(7).is_ok())
-        };
-        let getter = {
-            let q = q.clone();
-            thread::spawn(move || q.get())
-        };
-        q.shutdown();
-        let put = putter.join().unwrap();
-        let got = getter.join().unwrap();
-        let left = q.try_get();
-        match (put, got) {
-            (true, Ok(7)) => assert_eq!(left, Err(GetError::ShutDown)),
-            (true, Err(_)) => assert_eq!(left, Ok(7)),
-            (false, got) => {
-                assert_eq!(got, Err(ShutDown(())));
-                assert_eq!(left, Err(GetError::ShutDown));
+            };
+            q.shutdown();
+            let put = putter.join().unwrap();
+            let got = getter.join().unwrap();
+            let left = q.try_get();
+            match (put, got) {
+                (true, Ok(7)) => assert_eq!(left, Err(GetError::ShutDown)),
+                (true, Err(_)) => assert_eq!(left, Ok(7)),
+                (false, got) => {
+                    assert_eq!(got, Err(ShutDown(())));
+                    assert_eq!(left, Err(GetError::ShutDown));
+                }
+                (true, Ok(other)) => panic!("got {other}"),
             }
-            (true, Ok(other)) => panic!("got {other}"),
-        }
-    });
+        });
+    }
 }
 
 /// `shutdown_immediate` with an item handed out: `join` waits for its
@@ -397,139 +427,145 @@ fn shutdown_immediate_join_waits_for_handed_out_item() {
     });
 }
 
-/// `shutdown_immediate` wakes a thread blocked in `join` on items nobody
-/// took.
-#[test]
-fn shutdown_immediate_wakes_join() {
-    model(|| {
-        let q = Arc::new(Queue::new());
-        q.put(1).unwrap();
-        let joiner = {
-            let q = q.clone();
-            thread::spawn(move || q.join())
-        };
-        q.shutdown_immediate();
-        joiner.join().unwrap();
-        assert_eq!(q.unfinished_tasks(), 0);
-    });
+fifo_and_lifo! {
+    /// `shutdown_immediate` wakes a thread blocked in `join` on items nobody
+    /// took.
+    fn shutdown_immediate_wakes_join() {
+        model(|| {
+            let q = Arc::new(Queue::new());
+            q.put(1).unwrap();
+            let joiner = {
+                let q = q.clone();
+                thread::spawn(move || q.join())
+            };
+            q.shutdown_immediate();
+            joiner.join().unwrap();
+            assert_eq!(q.unfinished_tasks(), 0);
+        });
+    }
 }
 
 // --- timeouts ---------------------------------------------------------------------
 
-/// A timed get racing a put never loses the item: either the getter has it,
-/// or it timed out and the item is still queued.
-#[test]
-fn timed_get_races_put() {
-    model_expiring(|| {
-        let q = Arc::new(Queue::new());
-        let getter = {
-            let q = q.clone();
-            thread::spawn(move || q.get_timeout(TIMEOUT))
-        };
-        q.put(1).unwrap();
-        match getter.join().unwrap() {
-            Ok(item) => {
-                assert_eq!(item, 1);
-                assert!(q.is_empty());
+fifo_and_lifo! {
+    /// A timed get racing a put never loses the item: either the getter has it,
+    /// or it timed out and the item is still queued.
+    fn timed_get_races_put() {
+        model_expiring(|| {
+            let q = Arc::new(Queue::new());
+            let getter = {
+                let q = q.clone();
+                thread::spawn(move || q.get_timeout(TIMEOUT))
+            };
+            q.put(1).unwrap();
+            match getter.join().unwrap() {
+                Ok(item) => {
+                    assert_eq!(item, 1);
+                    assert!(q.is_empty());
+                }
+                Err(e) => {
+                    assert_eq!(e, GetError::Empty);
+                    assert_eq!(q.try_get(), Ok(1));
+                }
             }
-            Err(e) => {
-                assert_eq!(e, GetError::Empty);
-                assert_eq!(q.try_get(), Ok(1));
+        });
+    }
+}
+
+fifo_and_lifo! {
+    /// A timed put racing a get on a full queue: either the item got in, or it
+    /// came back with `Full` and is not queued.
+    fn timed_put_races_get() {
+        model_expiring(|| {
+            let q = Arc::new(Queue::bounded(1));
+            q.put(0).unwrap();
+            let putter = {
+                let q = q.clone();
+                thread::spawn(move || q.put_timeout(1, TIMEOUT))
+            };
+            assert_eq!(q.get(), Ok(0));
+            match putter.join().unwrap() {
+                Ok(()) => assert_eq!(q.try_get(), Ok(1)),
+                Err(e) => {
+                    assert!(matches!(e, PutError::Full(1)));
+                    assert!(q.is_empty());
+                }
             }
-        }
-    });
+        });
+    }
 }
 
-/// A timed put racing a get on a full queue: either the item got in, or it
-/// came back with `Full` and is not queued.
-#[test]
-fn timed_put_races_get() {
-    model_expiring(|| {
-        let q = Arc::new(Queue::bounded(1));
-        q.put(0).unwrap();
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put_timeout(1, TIMEOUT))
-        };
-        assert_eq!(q.get(), Ok(0));
-        match putter.join().unwrap() {
-            Ok(()) => assert_eq!(q.try_get(), Ok(1)),
-            Err(e) => {
-                assert!(matches!(e, PutError::Full(1)));
-                assert!(q.is_empty());
+fifo_and_lifo! {
+    /// A timed getter and a blocking getter, one put: if the timed getter gives
+    /// up, the put's wakeup reaches the blocking getter (loom reports a
+    /// deadlock if it is lost).
+    fn timed_getter_passes_on_the_wakeup() {
+        model_expiring(|| {
+            let q = Arc::new(Queue::new());
+            let timed = {
+                let q = q.clone();
+                thread::spawn(move || q.get_timeout(TIMEOUT).ok())
+            };
+            let blocking = {
+                let q = q.clone();
+                thread::spawn(move || q.get().unwrap())
+            };
+            q.put(1).unwrap();
+            if timed.join().unwrap().is_some() {
+                q.put(2).unwrap(); // the blocking getter's item
+                assert_eq!(blocking.join().unwrap(), 2);
+            } else {
+                assert_eq!(blocking.join().unwrap(), 1);
             }
-        }
-    });
+            assert!(q.is_empty());
+        });
+    }
 }
 
-/// A timed getter and a blocking getter, one put: if the timed getter gives
-/// up, the put's wakeup reaches the blocking getter (loom reports a
-/// deadlock if it is lost).
-#[test]
-fn timed_getter_passes_on_the_wakeup() {
-    model_expiring(|| {
-        let q = Arc::new(Queue::new());
-        let timed = {
-            let q = q.clone();
-            thread::spawn(move || q.get_timeout(TIMEOUT).ok())
-        };
-        let blocking = {
-            let q = q.clone();
-            thread::spawn(move || q.get().unwrap())
-        };
-        q.put(1).unwrap();
-        if timed.join().unwrap().is_some() {
-            q.put(2).unwrap(); // the blocking getter's item
-            assert_eq!(blocking.join().unwrap(), 2);
-        } else {
-            assert_eq!(blocking.join().unwrap(), 1);
-        }
-        assert!(q.is_empty());
-    });
+fifo_and_lifo! {
+    /// A timed putter and a blocking putter on a full queue, one get: if the
+    /// timed putter gives up, the room goes to the blocking putter.
+    fn timed_putter_passes_on_the_room() {
+        model_expiring(|| {
+            let q = Arc::new(Queue::bounded(1));
+            q.put(0).unwrap();
+            let timed = {
+                let q = q.clone();
+                thread::spawn(move || q.put_timeout(1, TIMEOUT).is_ok())
+            };
+            let blocking = {
+                let q = q.clone();
+                thread::spawn(move || q.put(2).unwrap())
+            };
+            assert_eq!(q.get(), Ok(0));
+            let timed_in = timed.join().unwrap();
+            let mut got = vec![q.get().unwrap()];
+            blocking.join().unwrap();
+            if timed_in {
+                got.push(q.get().unwrap());
+            }
+            got.sort();
+            assert_eq!(got, if timed_in { vec![1, 2] } else { vec![2] });
+            assert!(q.is_empty());
+        });
+    }
 }
 
-/// A timed putter and a blocking putter on a full queue, one get: if the
-/// timed putter gives up, the room goes to the blocking putter.
-#[test]
-fn timed_putter_passes_on_the_room() {
-    model_expiring(|| {
-        let q = Arc::new(Queue::bounded(1));
-        q.put(0).unwrap();
-        let timed = {
-            let q = q.clone();
-            thread::spawn(move || q.put_timeout(1, TIMEOUT).is_ok())
-        };
-        let blocking = {
-            let q = q.clone();
-            thread::spawn(move || q.put(2).unwrap())
-        };
-        assert_eq!(q.get(), Ok(0));
-        let timed_in = timed.join().unwrap();
-        let mut got = vec![q.get().unwrap()];
-        blocking.join().unwrap();
-        if timed_in {
-            got.push(q.get().unwrap());
-        }
-        got.sort();
-        assert_eq!(got, if timed_in { vec![1, 2] } else { vec![2] });
-        assert!(q.is_empty());
-    });
-}
-
-/// A timed get racing `shutdown`: it ends with `ShutDown` or `Empty`, never
-/// hangs or hands out anything.
-#[test]
-fn timed_get_races_shutdown() {
-    model_expiring(|| {
-        let q = Arc::new(Queue::<u8>::new());
-        let getter = {
-            let q = q.clone();
-            thread::spawn(move || q.get_timeout(TIMEOUT))
-        };
-        q.shutdown();
-        let r = getter.join().unwrap();
-        assert!(matches!(r, Err(GetError::ShutDown | GetError::Empty)), "{r:?}");
-    });
+fifo_and_lifo! {
+    /// A timed get racing `shutdown`: it ends with `ShutDown` or `Empty`, never
+    /// hangs or hands out anything.
+    fn timed_get_races_shutdown() {
+        model_expiring(|| {
+            let q = Arc::new(Queue::<u8>::new());
+            let getter = {
+                let q = q.clone();
+                thread::spawn(move || q.get_timeout(TIMEOUT))
+            };
+            q.shutdown();
+            let r = getter.join().unwrap();
+            assert!(matches!(r, Err(GetError::ShutDown | GetError::Empty)), "{r:?}");
+        });
+    }
 }
 
 /// Three items through capacity 1: crosses internal block boundaries of the
@@ -784,12 +820,11 @@ fn priority_shutdown_immediate_discards_the_heap_and_the_slots() {
 
 // --- LifoQueue ------------------------------------------------------------------
 
-/// A producer runs ahead of a consumer across block boundaries (two slots
-/// under loom): each get moves the ready slots onto the consumers' stack.
-/// Every item arrives once, and once the producer is done the rest come
-/// out newest first (items are put in increasing order, so descending).
+/// A producer runs ahead of a consumer that gets twice: every item arrives
+/// once, and once the producer is done the rest come out newest first
+/// (items are put in increasing order, so descending).
 #[test]
-fn lifo_items_cross_blocks_onto_the_stack() {
+fn lifo_get_races_puts_newest_first() {
     model(|| {
         let q = Arc::new(threadkit::LifoQueue::new());
         let q2 = q.clone();

@@ -270,13 +270,13 @@ fn priority_ties_stay_in_put_order_across_interleaved_gets() {
 }
 
 // ---------------------------------------------------------------------------
-// The consumer side of `LifoQueue` and `PriorityQueue`: a get moves every
-// finished put onto a stack or into a heap only consumers touch, then hands
-// out the newest or the smallest item.
+// Many puts between gets. `PriorityQueue`: a get moves every finished put
+// into a heap only consumers touch (a first few dozen slots, then as many
+// as it counted), then hands out the smallest item. `LifoQueue` keeps its
+// stack under one lock, and must hand out the newest item all the same.
 
-/// Batches of hundreds of puts between gets: each get must see every put
-/// that finished before it, however many are waiting in slots (a get moves
-/// a first few dozen, then counts the rest).
+/// Batches of hundreds of puts between gets: each get hands out the newest
+/// item, and `len` counts the rest.
 #[test]
 fn lifo_get_sees_every_finished_put_however_many_are_waiting() {
     let q = LifoQueue::new();
@@ -297,15 +297,15 @@ fn lifo_get_sees_every_finished_put_however_many_are_waiting() {
     assert_eq!(drain!(q), model);
 }
 
-/// Items a get moved onto the consumers' stack are still queued: `len`,
-/// `is_full` and the capacity count them.
+/// The items a get leaves are still queued: `len`, `is_full` and the
+/// capacity count them.
 #[test]
-fn lifo_items_moved_onto_the_stack_still_count_as_queued() {
+fn lifo_items_left_by_a_get_still_count_as_queued() {
     let q = LifoQueue::bounded(3);
     for item in [1, 2, 3] {
         q.put(item).unwrap();
     }
-    assert_eq!(q.get(), Ok(3)); // moves 1 and 2 onto the stack
+    assert_eq!(q.get(), Ok(3));
     assert_eq!((q.len(), q.is_full(), q.unfinished_tasks()), (2, false, 3));
     q.put(4).unwrap();
     assert!(q.is_full());

@@ -84,6 +84,38 @@ pub(crate) fn spin_long(deadline: Option<Instant>, mut ready: impl FnMut() -> bo
     ready()
 }
 
+/// A queue of smaller capacity is a handoff queue: its waiting puts and
+/// gets spin longer before they park (see [`spin_before_parking`]). From
+/// 16 on, a putter waits for room for a batch of puts (an eighth of the
+/// capacity), which spaces the two sides' meetings out by itself.
+pub(crate) const HANDOFF_BELOW: usize = 16;
+
+/// How many free slots a waiting put of a queue of `capacity` spins for:
+/// an eighth of the capacity (1 to 64). A putter that takes each slot as
+/// it frees keeps both sides meeting at every item; if less room comes in
+/// the spin, the put takes that.
+pub(crate) fn room_batch(capacity: Option<usize>) -> usize {
+    capacity.map_or(1, |cap| (cap / 8).clamp(1, 64))
+}
+
+/// Spins until `ready()` before a queue's put or get registers to park:
+/// for about a wakeup's time in a handoff queue (`capacity` under
+/// [`HANDOFF_BELOW`]), where puts and gets wait for each other item by item
+/// ([`spin_long`] says why), else for a few microseconds ([`spin_until`]).
+/// Never spins under loom.
+#[inline]
+pub(crate) fn spin_before_parking(
+    capacity: Option<usize>,
+    deadline: Option<Instant>,
+    ready: impl FnMut() -> bool,
+) {
+    if capacity.is_some_and(|cap| cap < HANDOFF_BELOW) {
+        spin_long(deadline, ready);
+    } else {
+        spin_until(ready);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -2,14 +2,16 @@
 //! [`LifoQueue`] and [`PriorityQueue`], with `task_done` / `join` task
 //! tracking, the RAII [`Task`] guard, and CPython 3.13's `shutdown`.
 //!
-//! All three share one core ([`two_lock`]): producers and consumers each
-//! have a lock and meet only at the slot handed over, so a put never waits
-//! for a get's work, nor a get for a put's. What a get takes is the core's
-//! take order: the oldest slot (`Queue`), the newest item ([`lifo`]: the
-//! consumers move the ready slots onto a stack), or the smallest
-//! ([`priority`]: onto a stable heap). The waiters for not-empty /
-//! not-full / all-done are [`WaitQueue`]s, and tasks are counted as
-//! [`tasks`] describes, so that `task_done` takes no lock.
+//! `Queue` and `PriorityQueue` share one core ([`two_lock`]): producers
+//! and consumers each have a lock and meet only at the slot handed over,
+//! so a put never waits for a get's work, nor a get for a put's. What a get
+//! takes is the core's take order: the oldest slot (`Queue`) or the
+//! smallest item ([`priority`]: the consumers move the ready slots into a
+//! stable heap). `LifoQueue` has a core of its own ([`lifo`]): a stack
+//! under one lock, because a get that must hand out the newest item reads
+//! what producers just wrote anyway. The waiters for not-empty / not-full
+//! / all-done are [`WaitQueue`]s, and tasks are counted as [`tasks`]
+//! describes, so that `task_done` takes no lock.
 //!
 //! # Differences from Python's `queue`
 //!
@@ -44,7 +46,7 @@ use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::{Duration, Instant};
 
-use self::lifo::Stack;
+use self::lifo::LifoCore;
 use self::priority::Priority;
 use self::two_lock::{Fifo, TwoLockCore};
 use crate::error::{GetError, PutError, ShutDown, TaskDoneError};
@@ -556,7 +558,7 @@ queue_type! {
     /// assert_eq!(q.get(), Ok(3));
     /// assert_eq!(q.get(), Ok(2));
     /// ```
-    LifoQueue, TwoLockCore<T, Stack<T>>, [Sized], "last-in, first-out"
+    LifoQueue, LifoCore<T>, [Sized], "last-in, first-out"
 }
 
 queue_type! {

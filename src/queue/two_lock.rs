@@ -1,4 +1,5 @@
-//! The two-lock core behind `Queue`, `LifoQueue` and `PriorityQueue`.
+//! The two-lock core behind `Queue` and `PriorityQueue`. (`LifoQueue`
+//! has a one-lock core of its own, `lifo.rs`, which says why.)
 //!
 //! Python's design, one mutex around the container, makes every put and
 //! every get fight over that mutex. Here producers and consumers have a
@@ -22,8 +23,6 @@
 //! core's [`TakeOrder`]:
 //!
 //! - [`Fifo`] (`Queue`) takes the oldest ready slot.
-//! - `Stack` (`LifoQueue`, `lifo.rs`) moves every ready slot onto a stack
-//!   that only the consumer side touches, and takes the top item.
 //! - `Priority` (`PriorityQueue`, `priority.rs`) moves every ready slot
 //!   into a stable heap that only the consumer side touches, and takes the
 //!   smallest item. A put stays a slot write, and the heap's cache lines
@@ -81,7 +80,7 @@
 //! `taken_total` under `head` and looks for waiters after releasing it.
 //!
 //! Before registering, a waiting put or get spins: a few microseconds,
-//! or, in a queue of capacity under `HANDOFF_BELOW`, where puts and gets
+//! or, in a queue of capacity under `spin::HANDOFF_BELOW`, where puts and gets
 //! wait for each other item by item, about as long as a woken thread
 //! takes to run (`spin_before_parking`).
 //!
@@ -135,7 +134,7 @@ use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
 use crate::internal::spares::Spares;
-use crate::internal::spin::{spin_long, spin_until};
+use crate::internal::spin::{room_batch, spin_before_parking, spin_until};
 use crate::internal::thread_id;
 use crate::internal::waiters::{PassOnIfUnwinding, WaitQueue, WaitResult};
 use crate::loom::CachePadded;
@@ -170,12 +169,6 @@ const PACE_PROGRESS: usize = 8;
 const MOVE_UNCOUNTED: usize = 64;
 #[cfg(loom)]
 const MOVE_UNCOUNTED: usize = 1;
-
-/// A queue of smaller capacity is a handoff queue: its waiting puts and
-/// gets spin longer before they park (see `spin_before_parking`). From 16
-/// on, a putter waits for room for a batch of puts (an eighth of the
-/// capacity), which spaces the two sides' meetings out by itself.
-const HANDOFF_BELOW: usize = 16;
 
 /// While moving many slots, a paced order tells producers of its progress
 /// every this many items (see "Pacing").
@@ -578,20 +571,6 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
         self.tail.put_total.load(Ordering::Relaxed).saturating_sub(taken) < cap
     }
 
-    /// Spins until `ready()` before a put or get registers to park: for
-    /// about a wakeup's time in a handoff queue (capacity under
-    /// `HANDOFF_BELOW`), where puts and gets wait for each other item by
-    /// item ([`spin_long`] says why), else for a few microseconds
-    /// ([`spin_until`]). Never spins under loom.
-    #[inline]
-    fn spin_before_parking(&self, deadline: Option<Instant>, ready: impl FnMut() -> bool) {
-        if self.capacity.is_some_and(|cap| cap < HANDOFF_BELOW) {
-            spin_long(deadline, ready);
-        } else {
-            spin_until(ready);
-        }
-    }
-
     /// Whether a paced put should look at pacing now: cheap, under `tail`.
     #[inline]
     fn pace_due(&self, tail: &Tail<T>) -> bool {
@@ -723,8 +702,8 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                 // room comes in the spin, the check above takes it. (A
                 // handoff queue's batch is one slot.)
                 spun = true;
-                let batch = self.capacity.map_or(1, |cap| (cap / 8).clamp(1, 64));
-                self.spin_before_parking(deadline, || self.has_room(&mut tail, batch));
+                let batch = room_batch(self.capacity);
+                spin_before_parking(self.capacity, deadline, || self.has_room(&mut tail, batch));
                 continue;
             }
             let waiter = self.not_full.enqueue();
@@ -811,11 +790,13 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
 
     /// Locks `head` for a get. A get that finds it held yields the
     /// processor once before waiting for it: consumers that take turns on
-    /// `head` at every item move its cache line, and a LIFO stack's top,
-    /// between cores at every get, while one that runs several gets in a
-    /// row finds them in its cache. (Medians of alternating runs, 1M items:
-    /// LIFO unbounded 2P2C 32.7 -> 26.0 ms, 4P4C 37.5 -> 26.5 ms; the FIFO
-    /// and priority queues unchanged or faster.)
+    /// `head` at every item move its cache line, and what they keep under
+    /// it (a heap's top), between cores at every get, while one that runs
+    /// several gets in a row finds them in its cache. (Medians of
+    /// alternating runs, 1M items, measured when `LifoQueue` still used
+    /// this core with a stack under `head`: LIFO unbounded 2P2C 32.7 ->
+    /// 26.0 ms, 4P4C 37.5 -> 26.5 ms; the FIFO and priority queues
+    /// unchanged or faster.)
     #[inline]
     fn lock_head(&self) -> MutexGuard<'_, Head<T, O>> {
         match self.head.lock.try_lock() {
@@ -867,7 +848,7 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
                 // slot anyway.
                 spun = true;
                 // SAFETY: `head` is held.
-                self.spin_before_parking(deadline, || unsafe {
+                spin_before_parking(self.capacity, deadline, || unsafe {
                     head.at.is_ready(Ordering::Relaxed)
                 });
                 continue;
