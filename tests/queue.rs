@@ -185,22 +185,26 @@ fn fifo_order() {
     assert_eq!(drain!(q), vec![2, 3]);
 }
 
-/// Getters keep the blocks of slots they empty (up to 32 blocks of 32
+/// Getters keep the blocks of slots they empty (up to 32 blocks of 128
 /// slots) for putters to reuse: a queue that held a thousand items and was
-/// drained takes a thousand more without allocating. One that held far
-/// more than that frees the blocks it cannot keep (Miri checks that each
-/// is freed once) and still hands every item out once, in order.
+/// drained takes a thousand more with at most one allocation (the refill
+/// starts part-way into a block, so it may need one block more than the
+/// first fill emptied), and none from then on. One that held far more
+/// than that frees the blocks it cannot keep (Miri checks that each is
+/// freed once) and still hands every item out once, in order.
 #[test]
 fn drained_fifo_refills_from_kept_blocks_without_allocating() {
     let q = Queue::new();
-    for round in 0..3 {
+    for round in 0..4 {
         let (allocated, ()) = allocations_in(|| {
             for i in 0..1000u64 {
                 q.put(i).unwrap();
             }
         });
-        if round > 0 {
-            assert_eq!(allocated, 0, "round {round}: a refill allocated");
+        match round {
+            0 => {}
+            1 => assert!(allocated <= 1, "round 1: the refill allocated {allocated} times"),
+            _ => assert_eq!(allocated, 0, "round {round}: a refill allocated"),
         }
         assert_eq!(drain!(q), (0..1000).collect::<Vec<_>>());
     }

@@ -10,13 +10,17 @@
 use crate::loom::CachePadded;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-/// How many emptied blocks a queue keeps for reuse (about 16 KiB of
-/// `u64` slots), see "Recycling blocks" in `queue/two_lock.rs` for the
+/// How many emptied blocks a queue keeps for reuse at most (about 64 KiB
+/// of `u64` slots), see "Recycling blocks" in `queue/two_lock.rs` for the
 /// measurements. Two under loom, so that the models fill the ring.
 #[cfg(not(loom))]
 pub(crate) const SPARES: usize = 32;
 #[cfg(loom)]
 pub(crate) const SPARES: usize = 2;
+
+/// ... and fewer if they would take more memory than this: a queue of
+/// large items keeps as many blocks as fit, but always one.
+const SPARE_BYTES: usize = 128 * 1024;
 
 pub(crate) struct Spares<B> {
     /// Blocks ever kept. Written only by the keeping (consumer) side.
@@ -26,6 +30,9 @@ pub(crate) struct Spares<B> {
     /// Slot `n % SPARES` holds the `n`th kept block while
     /// `reused <= n < kept`.
     ring: [AtomicPtr<B>; SPARES],
+    /// How many blocks may be kept at once: `SPARES`, or fewer for large
+    /// blocks (`SPARE_BYTES`).
+    limit: usize,
 }
 
 impl<B> Spares<B> {
@@ -34,6 +41,7 @@ impl<B> Spares<B> {
             kept: CachePadded::new(AtomicUsize::new(0)),
             reused: CachePadded::new(AtomicUsize::new(0)),
             ring: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            limit: (SPARE_BYTES / size_of::<B>().max(1)).clamp(1, SPARES),
         }
     }
 
@@ -52,7 +60,7 @@ impl<B> Spares<B> {
         // Acquire: pairs with `reuse`'s Release, so its read of the slot we
         // may overwrite below happened before our store.
         let reused = self.reused.load(Ordering::Acquire);
-        if kept - reused == SPARES {
+        if kept - reused >= self.limit {
             return Err(block);
         }
         self.ring[kept % SPARES].store(block, Ordering::Relaxed);
@@ -116,5 +124,31 @@ mod tests {
         assert_eq!(rest, ptrs[1..].to_vec());
         // SAFETY: as above.
         assert_eq!(unsafe { spares.reuse() }, None);
+    }
+
+    #[test]
+    fn keeps_fewer_large_blocks() {
+        type Large = [u64; 6000]; // 48,000 bytes: two fit in SPARE_BYTES
+        let mut blocks: Vec<Box<Large>> = (0..3).map(|_| Box::new([0; 6000])).collect();
+        let ptrs: Vec<*mut Large> = blocks.iter_mut().map(|b| &mut **b as *mut Large).collect();
+        let mut spares = Spares::new();
+        // SAFETY: one thread; the pointers are ours and stay valid.
+        unsafe {
+            assert_eq!(spares.keep(ptrs[0]), Ok(()));
+            assert_eq!(spares.keep(ptrs[1]), Ok(()));
+            assert_eq!(spares.keep(ptrs[2]), Err(ptrs[2]), "128 KiB kept: given back");
+        }
+        assert_eq!(spares.drain().count(), 2);
+
+        // A block larger than the limit alone is still kept, one at a time.
+        let mut huge = Box::new([0u8; 200_000]);
+        let mut other = Box::new([0u8; 200_000]);
+        let mut spares = Spares::new();
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(spares.keep(&mut *huge), Ok(()));
+            assert_eq!(spares.keep(&mut *other), Err(&mut *other as *mut _));
+        }
+        assert_eq!(spares.drain().count(), 1);
     }
 }
