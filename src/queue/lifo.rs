@@ -51,10 +51,10 @@
 //! No user code runs under the lock (no comparisons; items are dropped
 //! after it is released), so nothing here can panic half-way.
 
-use std::fmt;
 use std::mem;
 use std::time::Instant;
 
+use super::CoreState;
 use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
@@ -327,38 +327,26 @@ impl<T> LifoCore<T> {
     pub(crate) fn join_until(&self, deadline: Option<Instant>) -> bool {
         self.tasks.join_until(&self.hot.put_total, deadline)
     }
+}
 
-    pub(crate) fn is_shutdown(&self) -> bool {
-        self.hot.shutdown.load(Ordering::Acquire)
-    }
-
-    /// A snapshot of the number of queued items. `taken_total` is read
-    /// first: both only grow and never cross, so the difference cannot
-    /// underflow.
-    pub(crate) fn len(&self) -> usize {
+impl<T> CoreState for LifoCore<T> {
+    /// `taken_total` is read first: both totals only grow and never cross,
+    /// so the difference cannot underflow.
+    fn len(&self) -> usize {
         let taken = self.hot.taken_total.load(Ordering::Acquire);
         self.hot.put_total.load(Ordering::Acquire) - taken
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.capacity.is_some_and(|cap| self.len() >= cap)
-    }
-
-    pub(crate) fn unfinished(&self) -> usize {
-        self.tasks.unfinished(&self.hot.put_total)
-    }
-
-    pub(crate) fn capacity(&self) -> Option<usize> {
+    fn capacity(&self) -> Option<usize> {
         self.capacity
     }
 
-    pub(crate) fn fmt_fields(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(name)
-            .field("len", &self.len())
-            .field("capacity", &self.capacity)
-            .field("unfinished_tasks", &self.unfinished())
-            .field("is_shutdown", &self.is_shutdown())
-            .finish()
+    fn unfinished(&self) -> usize {
+        self.tasks.unfinished(&self.hot.put_total)
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.hot.shutdown.load(Ordering::Acquire)
     }
 }
 

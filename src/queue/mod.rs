@@ -54,6 +54,30 @@ use crate::internal::deadline;
 
 pub use self::task::Task;
 
+/// The snapshots a queue type reads from its core, and what follows from
+/// them.
+pub(crate) trait CoreState {
+    /// A snapshot of the number of queued items.
+    fn len(&self) -> usize;
+    fn capacity(&self) -> Option<usize>;
+    fn unfinished(&self) -> usize;
+    fn is_shutdown(&self) -> bool;
+
+    fn is_full(&self) -> bool {
+        self.capacity().is_some_and(|cap| self.len() >= cap)
+    }
+
+    /// The queue's `Debug`: counts only, never the items.
+    fn fmt_fields(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("unfinished_tasks", &self.unfinished())
+            .field("is_shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
+
 macro_rules! queue_type {
     (
         $(#[$attr:meta])*

@@ -140,12 +140,12 @@
 //! thread that was woken for an item or for room and then panics in user
 //! code passes its wakeup on ([`PassOnIfUnwinding`]).
 
-use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{self, MaybeUninit};
 use std::ptr;
 use std::time::Instant;
 
+use super::CoreState;
 use super::tasks::{Credit, TakeSide, TaskCount, TaskSink, bump, latest};
 use crate::error::{GetError, PutError, TaskDoneError};
 use crate::internal::deadline;
@@ -998,36 +998,22 @@ impl<T, O: TakeOrder<T>> TwoLockCore<T, O> {
     }
 }
 
-impl<T, O: Kept> TwoLockCore<T, O> {
-    pub(crate) fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
-    }
-
-    /// A snapshot of the number of queued items.
-    pub(crate) fn len(&self) -> usize {
+impl<T, O: Kept> CoreState for TwoLockCore<T, O> {
+    fn len(&self) -> usize {
         let taken = self.head.taken_total.load(Ordering::Acquire);
         self.tail.put_total.load(Ordering::Acquire).saturating_sub(taken)
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.capacity.is_some_and(|cap| self.len() >= cap)
-    }
-
-    pub(crate) fn unfinished(&self) -> usize {
-        self.tasks.unfinished(&self.tail.put_total)
-    }
-
-    pub(crate) fn capacity(&self) -> Option<usize> {
+    fn capacity(&self) -> Option<usize> {
         self.capacity
     }
 
-    pub(crate) fn fmt_fields(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct(name)
-            .field("len", &self.len())
-            .field("capacity", &self.capacity)
-            .field("unfinished_tasks", &self.unfinished())
-            .field("is_shutdown", &self.is_shutdown())
-            .finish()
+    fn unfinished(&self) -> usize {
+        self.tasks.unfinished(&self.tail.put_total)
+    }
+
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
     }
 }
 
