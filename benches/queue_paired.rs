@@ -42,7 +42,7 @@ const USAGE: &str = "usage: queue_paired [FILTER] [--rounds N] [--seconds S] [--
   --seconds S  stop a peer once its rounds took S seconds, after at least 3 (default 10)
   --each       print every round's times";
 
-/// Rounds a case always gets, whatever `--seconds` says.
+/// Rounds a pair always gets, whatever `--seconds` says.
 const MIN_ROUNDS: usize = 3;
 
 struct Options {
@@ -106,12 +106,11 @@ fn main() -> ExitCode {
 }
 
 /// See `USAGE`; `--bench`, which `cargo bench` passes, is ignored.
-fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut filter = None;
     let mut rounds = 31;
     let mut budget = Duration::from_secs(10);
     let mut each = false;
-    let mut args = args.peekable();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => {}
