@@ -41,17 +41,32 @@ const CAPACITIES: [(Option<usize>, &str, u64); 3] = [
     (Some(1), "bounded1_100k", FEW),
 ];
 
-/// `get` for threadkit's queues: get + task_done per item, as a worker does.
-macro_rules! threadkit_get {
-    ($q:expr) => {
-        |n| {
-            sum(n, || {
-                let v = $q.get().unwrap();
-                $q.task_done().unwrap();
-                v
-            })
-        }
-    };
+/// One run of a threadkit queue type: a put per item, and get + task_done
+/// per item, as a worker does.
+macro_rules! threadkit_transfer {
+    ($queue:ident, $shape:expr, $capacity:expr, $items:expr) => {{
+        let q = match $capacity {
+            Some(n) => $queue::bounded(n),
+            None => $queue::new(),
+        };
+        let get = || {
+            let v = q.get().unwrap();
+            q.task_done().unwrap();
+            v
+        };
+        transfer($shape, $items, |v| q.put(v).unwrap(), |n| sum(n, get))
+    }};
+}
+
+/// One run of a channel crate with crossbeam-channel's constructors.
+macro_rules! channel_transfer {
+    ($krate:ident, $shape:expr, $capacity:expr, $items:expr) => {{
+        let (tx, rx) = match $capacity {
+            Some(n) => $krate::bounded(n),
+            None => $krate::unbounded(),
+        };
+        transfer($shape, $items, |v| tx.send(v).unwrap(), |n| sum(n, || rx.recv().unwrap()))
+    }};
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -123,41 +138,15 @@ impl Case {
     pub fn run(&self, implementation: &str) -> Duration {
         let (shape, capacity, items) = (self.shape, self.capacity, self.items);
         match (self.policy, implementation) {
-            (Policy::Fifo, "threadkit") => {
-                let q = match capacity {
-                    Some(n) => Queue::bounded(n),
-                    None => Queue::new(),
-                };
-                transfer(shape, items, |v| q.put(v).unwrap(), threadkit_get!(q))
-            }
-            (Policy::Lifo, "threadkit") => {
-                let q = match capacity {
-                    Some(n) => LifoQueue::bounded(n),
-                    None => LifoQueue::new(),
-                };
-                transfer(shape, items, |v| q.put(v).unwrap(), threadkit_get!(q))
-            }
+            (Policy::Fifo, "threadkit") => threadkit_transfer!(Queue, shape, capacity, items),
+            (Policy::Lifo, "threadkit") => threadkit_transfer!(LifoQueue, shape, capacity, items),
             (Policy::Priority, "threadkit") => {
-                let q = match capacity {
-                    Some(n) => PriorityQueue::bounded(n),
-                    None => PriorityQueue::new(),
-                };
-                transfer(shape, items, |v| q.put(v).unwrap(), threadkit_get!(q))
+                threadkit_transfer!(PriorityQueue, shape, capacity, items)
             }
             (Policy::Fifo, "crossbeam") => {
-                let (tx, rx) = match capacity {
-                    Some(n) => crossbeam_channel::bounded(n),
-                    None => crossbeam_channel::unbounded(),
-                };
-                transfer(shape, items, |v| tx.send(v).unwrap(), |n| sum(n, || rx.recv().unwrap()))
+                channel_transfer!(crossbeam_channel, shape, capacity, items)
             }
-            (Policy::Fifo, "flume") => {
-                let (tx, rx) = match capacity {
-                    Some(n) => flume::bounded(n),
-                    None => flume::unbounded(),
-                };
-                transfer(shape, items, |v| tx.send(v).unwrap(), |n| sum(n, || rx.recv().unwrap()))
-            }
+            (Policy::Fifo, "flume") => channel_transfer!(flume, shape, capacity, items),
             (Policy::Fifo, "std_mpsc") if shape.consumers == 1 => match capacity {
                 Some(n) => {
                     let (tx, rx) = mpsc::sync_channel(n);
