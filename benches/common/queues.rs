@@ -150,30 +150,11 @@ impl Case {
             (Policy::Fifo, "std_mpsc") if shape.consumers == 1 => match capacity {
                 Some(n) => {
                     let (tx, rx) = mpsc::sync_channel(n);
-                    // Taken once, by the one consumer.
-                    let rx = Mutex::new(rx);
-                    transfer(
-                        shape,
-                        items,
-                        |v| tx.send(v).unwrap(),
-                        |n| {
-                            let rx = rx.lock();
-                            sum(n, || rx.recv().unwrap())
-                        },
-                    )
+                    mpsc_transfer(shape, items, |v| tx.send(v).unwrap(), rx)
                 }
                 None => {
                     let (tx, rx) = mpsc::channel();
-                    let rx = Mutex::new(rx);
-                    transfer(
-                        shape,
-                        items,
-                        |v| tx.send(v).unwrap(),
-                        |n| {
-                            let rx = rx.lock();
-                            sum(n, || rx.recv().unwrap())
-                        },
-                    )
+                    mpsc_transfer(shape, items, |v| tx.send(v).unwrap(), rx)
                 }
             },
             (Policy::Fifo, "pl_mutex_condvar") => {
@@ -189,6 +170,22 @@ impl Case {
             ),
         }
     }
+}
+
+/// One run of std's mpsc with a single consumer; `send` is the bounded or
+/// the unbounded sender's.
+fn mpsc_transfer(
+    shape: Shape,
+    items: u64,
+    send: impl Fn(u64) + Sync,
+    rx: mpsc::Receiver<u64>,
+) -> Duration {
+    // Taken once, by the one consumer.
+    let rx = Mutex::new(rx);
+    transfer(shape, items, send, |n| {
+        let rx = rx.lock();
+        sum(n, || rx.recv().unwrap())
+    })
 }
 
 /// The item a producer sends as its `i`th: spread out, so a priority queue
